@@ -1,0 +1,60 @@
+/** The names of the lock backends. */
+export type BackendName = 'flock' | 'pidfile';
+
+/** What a backend needs to know about one request besides the lock file. */
+export interface BackendOptions {
+  /** Mode bits for a lock file this call creates. */
+  readonly mode: number;
+  /** Polling backends: delays between attempts. */
+  readonly retry: RetryOptions;
+  /** pidfile: ms without refresh after which a lock from another host is stale. */
+  readonly stale: number;
+}
+
+/**
+ * RetryOptions shape the polling of backends that cannot wait in the kernel (pidfile):
+ * exponential backoff from `minDelay` to `maxDelay` ms, each delay randomised by ±`jitter`.
+ */
+export interface RetryOptions {
+  readonly minDelay: number;
+  readonly maxDelay: number;
+  readonly factor: number;
+  readonly jitter: number;
+}
+
+/** What is locked: a path, and the lock file that guards it. */
+export interface LockTarget {
+  readonly path: string;
+  readonly lockfilePath: string;
+}
+
+/**
+ * A Ticket is one request's handle on a lock file: opened, maybe locked. `key` names the lock
+ * file however its path was spelled, so that two spellings share one in-process queue.
+ */
+export interface Ticket {
+  readonly key: string;
+  readonly lockfilePath: string;
+}
+
+/**
+ * Backend is what differs between lock mechanisms: acquiring and releasing one lock file.
+ * Queueing, reentrancy, timeouts, metrics and errors are the caller's (lock.ts).
+ */
+export interface Backend<T extends Ticket = Ticket> {
+  readonly name: BackendName;
+  /** Whether `shared` locks are truly shared (else they are taken exclusively). */
+  readonly sharedLocks: boolean;
+  /** Prepares a request; throws a system error naming the lock file if it cannot. */
+  open(target: LockTarget, options: BackendOptions): T;
+  /** Takes the lock if it is free now; never waits. */
+  tryAcquire(ticket: T, shared: boolean): boolean;
+  /** Waits for the lock; rejects with `signal.reason` on abort, leaving nothing held. */
+  acquire(ticket: T, shared: boolean, signal: AbortSignal): Promise<void>;
+  /** Waits at most `timeoutMs` with the thread blocked; false on timeout. */
+  acquireSync(ticket: T, shared: boolean, timeoutMs: number): boolean;
+  /** Drops the lock, if held, and closes the ticket. Idempotent. */
+  release(ticket: T): void;
+  /** Who holds the lock, as recorded in the lock file, if anyone is recorded. */
+  describeHolder(lockfilePath: string): string | undefined;
+}

@@ -1,0 +1,119 @@
+// The flock backend: the kernel's advisory lock on `<path>.lock`, shared with flock(1),
+// Python's fcntl.flock and any other flock user. The kernel drops it the instant its holder
+// dies, so nothing here ever guesses staleness, and the lock file is never unlinked (a waiter
+// that opened the old file would lock an orphan while a newcomer locks a fresh file).
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
+import { abortReason, systemError } from '../errors.js';
+import { describe, isDead, ownIdentity, parseRecord } from '../holder.js';
+import { type FlockAddon, loadAddon } from '../native.js';
+
+const { EWOULDBLOCK = 11, ETIMEDOUT = 110 } = constants.errno;
+
+class FlockTicket implements Ticket {
+  constructor(
+    readonly key: string,
+    readonly lockfilePath: string,
+    /** -1 once closed, or once a wait that was abandoned owns it. */
+    public fd: number,
+  ) {}
+}
+
+const ident = new Float64Array(2);
+let recordBytes: Uint8Array | undefined;
+
+/** Written when the lock file does not already hold it, so repeated acquisitions cost one read. */
+function writeHolderRecord(addon: FlockAddon, fd: number): void {
+  recordBytes ??= Buffer.from(`${JSON.stringify(ownIdentity())}\n`);
+  // A read-only lock file still locks; the record is then simply not written.
+  addon.writeRecord(fd, recordBytes);
+}
+
+function operation(addon: FlockAddon, shared: boolean): number {
+  return shared ? addon.LOCK_SH : addon.LOCK_EX;
+}
+
+function granted(addon: FlockAddon, ticket: FlockTicket, shared: boolean): void {
+  // Shared holders are many; only an exclusive holder is worth naming.
+  if (!shared) writeHolderRecord(addon, ticket.fd);
+}
+
+function failed(ticket: FlockTicket, errno: number): Error {
+  ticket.fd = -1;
+  return systemError(errno, 'flock', ticket.lockfilePath, 'lock');
+}
+
+export const flockBackend: Backend<FlockTicket> = {
+  name: 'flock',
+  sharedLocks: true,
+
+  open({ lockfilePath }: LockTarget, options: BackendOptions): FlockTicket {
+    const fd = loadAddon().open(lockfilePath, options.mode, ident);
+    if (fd < 0) throw systemError(fd, 'open', lockfilePath, 'open the lock file');
+    return new FlockTicket(`${ident[0]}:${ident[1]}`, lockfilePath, fd);
+  },
+
+  tryAcquire(ticket: FlockTicket, shared: boolean): boolean {
+    const addon = loadAddon();
+    const errno = addon.flock(ticket.fd, operation(addon, shared) | addon.LOCK_NB);
+    if (errno === EWOULDBLOCK) return false;
+    if (errno !== 0) throw systemError(errno, 'flock', ticket.lockfilePath, 'lock');
+    granted(addon, ticket, shared);
+    return true;
+  },
+
+  acquire(ticket: FlockTicket, shared: boolean, signal: AbortSignal): Promise<void> {
+    const addon = loadAddon();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        addon.abandon(id);
+        ticket.fd = -1; // the abandoned wait closes it
+        reject(abortReason(signal));
+      };
+      const id = addon.wait(ticket.fd, operation(addon, shared), (errno) => {
+        signal.removeEventListener('abort', onAbort);
+        if (errno !== 0) return reject(failed(ticket, errno));
+        granted(addon, ticket, shared);
+        resolve();
+      });
+      if (id < 0) return reject(systemError(id, 'flock', ticket.lockfilePath, 'start a wait for'));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  },
+
+  acquireSync(ticket: FlockTicket, shared: boolean, timeoutMs: number): boolean {
+    const addon = loadAddon();
+    const op = operation(addon, shared);
+    const errno = timeoutMs === Infinity ? addon.flock(ticket.fd, op) : addon.waitSync(ticket.fd, op, timeoutMs);
+    if (errno === ETIMEDOUT) {
+      ticket.fd = -1; // the abandoned wait closes it
+      return false;
+    }
+    if (errno !== 0) throw failed(ticket, errno);
+    granted(addon, ticket, shared);
+    return true;
+  },
+
+  release(ticket: FlockTicket): void {
+    if (ticket.fd < 0) return;
+    const addon = loadAddon();
+    // Unlock before closing: a descriptor shared by a fork() would otherwise keep the lock.
+    addon.flock(ticket.fd, addon.LOCK_UN);
+    addon.close(ticket.fd);
+    ticket.fd = -1;
+  },
+
+  describeHolder(lockfilePath: string): string | undefined {
+    let text: string;
+    try {
+      text = readFileSync(lockfilePath, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const record = parseRecord(text);
+    // The record outlives its writer: a dead writer cannot be the one holding the kernel lock.
+    return record && !isDead(record) ? describe(record) : undefined;
+  },
+};

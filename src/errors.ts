@@ -1,0 +1,76 @@
+import { getSystemErrorName } from 'node:util';
+
+/** The stable `code` strings this package's own errors carry. */
+export type LockErrorCode = 'ELOCKTIMEOUT' | 'ELOCKUPGRADE' | 'ELOCKHELD' | 'ELOCKBACKEND';
+
+/**
+ * LockTimeoutError is thrown when a lock was not granted within `timeout` ms. Its message names
+ * the path, the time waited and, where the lock file records it, the holder.
+ */
+export class LockTimeoutError extends Error {
+  override readonly name = 'LockTimeoutError';
+  readonly code = 'ELOCKTIMEOUT';
+  constructor(
+    /** The path whose lock was requested. */
+    readonly path: string,
+    /** The lock file that was waited on. */
+    readonly lockfilePath: string,
+    /** Milliseconds waited before giving up. */
+    readonly waitedMs: number,
+    /** Who held the lock when the wait ended, if known ("pid 4242 (node a.js) on host h ..."). */
+    readonly holder: string | undefined,
+  ) {
+    super(
+      `lockedfile: timed out after ${Math.round(waitedMs)} ms waiting for the lock on ${path}` +
+        ` (${holder ? `held by ${holder}` : 'holder unknown'}; lock file ${lockfilePath}).` +
+        ' Raise opts.timeout, or find out why the holder keeps the lock.',
+    );
+  }
+}
+
+/** LockError is any other failure this package reports itself, with a stable `code`. */
+export class LockError extends Error {
+  override readonly name = 'LockError';
+  constructor(
+    readonly code: LockErrorCode,
+    readonly path: string,
+    message: string,
+  ) {
+    super(`lockedfile: ${message}`);
+  }
+}
+
+/** Advice per errno for a lock file that could not be opened or created. */
+const openAdvice: Record<string, string> = {
+  ENOENT: 'its folder does not exist: create the folder first, or pass opts.lockfilePath',
+  ENOTDIR: 'a part of its path is not a folder',
+  EACCES: 'permission denied: the folder must be writable to create the lock file, or pass opts.lockfilePath',
+  EPERM: 'permission denied: the folder must be writable to create the lock file, or pass opts.lockfilePath',
+  EROFS: 'the file system is read-only: pass opts.lockfilePath on a writable one',
+  EISDIR: 'it is a directory: remove it, or pass opts.lockfilePath',
+  ELOOP: 'it is a symbolic link, which is never followed for lock files: remove it, or pass opts.lockfilePath',
+  EINVAL: 'it is not a regular file: remove it, or pass opts.lockfilePath',
+  EMFILE: 'this process has too many open files: release locks you no longer need, or raise the limit',
+  ENFILE: 'the system has too many open files',
+};
+
+/**
+ * systemError builds an error in the shape of Node's own fs errors (`code`, `errno`, `syscall`,
+ * `path`), with a message that names the path and says what to do.
+ */
+export function systemError(errno: number, syscall: string, lockfilePath: string, doing: string): NodeJS.ErrnoException {
+  const positive = Math.abs(errno);
+  const code = getSystemErrorName(-positive);
+  const advice = openAdvice[code] ?? 'see the code for the cause';
+  const error: NodeJS.ErrnoException = new Error(`lockedfile: cannot ${doing} ${lockfilePath}: ${advice} (${code}).`);
+  error.code = code;
+  error.errno = -positive;
+  error.syscall = syscall;
+  error.path = lockfilePath;
+  return error;
+}
+
+/** abortReason is what a wait rejects with on abort: the signal's reason, as Node's own APIs do. */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}

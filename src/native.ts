@@ -1,0 +1,50 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's calls (see native/addon.cc). Numbers in, numbers out: no throwing across. */
+export interface FlockAddon {
+  open(path: string, mode: number, ident: Float64Array): number;
+  flock(fd: number, op: number): number;
+  close(fd: number): number;
+  writeRecord(fd: number, bytes: Uint8Array): number;
+  wait(fd: number, op: number, done: (errno: number) => void): number;
+  abandon(id: number): boolean;
+  waitSync(fd: number, op: number, timeoutMs: number): number;
+  readonly LOCK_SH: number;
+  readonly LOCK_EX: number;
+  readonly LOCK_NB: number;
+  readonly LOCK_UN: number;
+}
+
+let loaded: FlockAddon | undefined;
+let loadError: Error | undefined;
+
+/**
+ * loadAddon returns the flock addon, loading it once (a prebuild from `prebuilds/`, or a local
+ * build from `build/`). It throws, every time it is asked, an error that says why it could not
+ * be loaded and how to fix it.
+ */
+export function loadAddon(): FlockAddon {
+  if (loaded) return loaded;
+  if (!loadError) {
+    try {
+      const require = createRequire(import.meta.url);
+      const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+      const addon = (require('node-gyp-build') as (dir: string) => Partial<FlockAddon>)(packageRoot);
+      if (typeof addon.open !== 'function') throw new Error('this platform has no flock(2)');
+      loaded = addon as FlockAddon;
+      return loaded;
+    } catch (cause) {
+      loadError = new Error(
+        `lockedfile: the flock addon could not be loaded: ${(cause as Error).message.trim()}. ` +
+          'Rebuild it with `npm rebuild lockedfile` (this needs python3, make and a C++ compiler), ' +
+          'or allow the install script of lockedfile if your package manager skipped it. ' +
+          "To use pid files instead everywhere, pass { backend: 'pidfile' } or set LOCKEDFILE_BACKEND=pidfile " +
+          'in every process that shares these locks.',
+        { cause },
+      );
+      (loadError as NodeJS.ErrnoException).code = 'ELOCKBACKEND';
+    }
+  }
+  throw loadError;
+}

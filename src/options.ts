@@ -1,0 +1,82 @@
+// Checking and defaulting what callers pass, so that the lock layer only sees valid requests.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Backend, BackendOptions, RetryOptions } from './backends/backend.js';
+import { type BackendChoice, selectBackend } from './backends/select.js';
+
+/** Options for every lock call. */
+export interface LockOptions {
+  /** Take a shared (read) lock: many shared holders at once, none while an exclusive one holds. */
+  shared?: boolean;
+  /** Give up after this many ms with a LockTimeoutError. Default: wait forever. */
+  timeout?: number;
+  /** Give up when this signal aborts, rejecting with its reason. */
+  signal?: AbortSignal;
+  /** Lock mechanism; default 'auto' (flock, or pid files on Windows; see LOCKEDFILE_BACKEND). */
+  backend?: BackendChoice;
+  /** Where the lock lives. Default: `path + '.lock'`. */
+  lockfilePath?: string;
+  /** Mode of a lock file this call creates. Default 0o600 (owner only). */
+  mode?: number;
+  /** Polling backends (pidfile): backoff between attempts. */
+  retry?: Partial<RetryOptions>;
+  /** pidfile: ms without refresh after which a lock held from another host is stale. Default 10000. */
+  stale?: number;
+}
+
+/** A request after checking: absolute paths, a backend, every default filled in. */
+export interface Request {
+  readonly path: string;
+  readonly lockfilePath: string;
+  readonly backend: Backend;
+  readonly shared: boolean;
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
+  readonly backendOptions: BackendOptions;
+}
+
+export const defaultRetry: RetryOptions = { minDelay: 5, maxDelay: 100, factor: 2, jitter: 0.5 };
+const defaultBackendOptions: BackendOptions = { mode: 0o600, retry: defaultRetry, stale: 10_000 };
+
+/** toPath accepts what Node's fs accepts for a path that names a file: a string or a file: URL. */
+export function toPath(path: unknown, what = 'path'): string {
+  if (path instanceof URL) return fileURLToPath(path);
+  if (typeof path !== 'string' || path === '' || path.includes('\0')) {
+    const got = typeof path === 'string' ? JSON.stringify(path) : path === null ? 'null' : typeof path;
+    throw new TypeError(`lockedfile: ${what} must be a non-empty string or a file: URL, got ${got}.`);
+  }
+  return path;
+}
+
+function checkNumber(value: unknown, name: string, min: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+    throw new RangeError(`lockedfile: opts.${name} must be a number >= ${min}, got ${String(value)}.`);
+  }
+  return value;
+}
+
+/** resolveRequest validates a call's arguments and fills in the defaults. */
+export function resolveRequest(path: unknown, options: LockOptions = {}): Request {
+  if (typeof options !== 'object' || options === null) throw new TypeError('lockedfile: opts must be an object.');
+  const absolute = resolve(toPath(path));
+  const lockfilePath = resolve(options.lockfilePath === undefined ? `${absolute}.lock` : toPath(options.lockfilePath, 'opts.lockfilePath'));
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('lockedfile: opts.signal must be an AbortSignal.');
+  const backend = selectBackend(options.backend);
+  const custom = options.mode !== undefined || options.retry !== undefined || options.stale !== undefined;
+  return {
+    path: absolute,
+    lockfilePath,
+    backend,
+    shared: options.shared === true && backend.sharedLocks,
+    timeout: options.timeout === undefined ? Infinity : checkNumber(options.timeout, 'timeout', 0),
+    signal,
+    backendOptions: custom
+      ? {
+          mode: options.mode === undefined ? defaultBackendOptions.mode : checkNumber(options.mode, 'mode', 0),
+          retry: { ...defaultRetry, ...options.retry },
+          stale: options.stale === undefined ? defaultBackendOptions.stale : checkNumber(options.stale, 'stale', 1),
+        }
+      : defaultBackendOptions,
+  };
+}
