@@ -1,0 +1,102 @@
+// Real child processes for multi-process tests: lockedfile holders (holder.js) and other
+// programs (flock(1), python3), with their output collected line by line.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const holderScript = fileURLToPath(new URL('./holder.js', import.meta.url));
+
+/**
+ * Child wraps a running process: `next(event)` resolves with the next stdout line (JSON from
+ * holder.js, or raw text from other programs) that matches, `exited` when the process ends.
+ */
+export class Child {
+  constructor(proc) {
+    this.proc = proc;
+    this.pid = proc.pid;
+    this.lines = [];
+    this.waiters = [];
+    this.stderr = '';
+    proc.stderr?.on('data', (data) => (this.stderr += data));
+    createInterface({ input: proc.stdout }).on('line', (line) => this.#push(line));
+    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+    this.exited.then(() => {
+      for (const waiter of this.waiters.splice(0)) waiter.reject(new Error(`child ${this.pid} exited before "${waiter.match}"; stderr: ${this.stderr}`));
+    });
+  }
+
+  #push(line) {
+    let message;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      message = { event: line };
+    }
+    const index = this.waiters.findIndex((waiter) => waiter.match === message.event);
+    if (index >= 0) this.waiters.splice(index, 1)[0].resolve(message);
+    else this.lines.push(message);
+  }
+
+  /** Resolves with the first message whose event (or whole line) is `match`. */
+  next(match) {
+    const index = this.lines.findIndex((message) => message.event === match);
+    if (index >= 0) return Promise.resolve(this.lines.splice(index, 1)[0]);
+    return new Promise((resolve, reject) => this.waiters.push({ match, resolve, reject }));
+  }
+
+  /** Sends a line to the child's stdin. */
+  send(line = '') {
+    this.proc.stdin.write(`${line}\n`);
+  }
+
+  kill(signal = 'SIGKILL') {
+    this.proc.kill(signal);
+    return this.exited;
+  }
+}
+
+/** spawnChild starts any program with piped stdio. Killed when the test ends if still running. */
+export function spawnChild(t, command, args, options = {}) {
+  const child = new Child(spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options }));
+  t.after(() => {
+    if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGKILL');
+  });
+  return child;
+}
+
+/** holder runs holder.js `command` with `args` in a child node process. */
+export function holder(t, command, args, options = {}) {
+  return spawnChild(t, process.execPath, [holderScript, command, JSON.stringify(args)], options);
+}
+
+/** holdLock starts a child that takes the lock on `path` and resolves once it holds it. */
+export async function holdLock(t, path, opts = {}, options = {}) {
+  const child = holder(t, 'hold', { path, opts }, options);
+  await child.next('locked');
+  return child;
+}
+
+/** releaseAndWait tells a holdLock child to release, and waits for it to exit. */
+export async function releaseAndWait(child) {
+  child.send('release');
+  await child.next('released');
+  return child.exited;
+}
+
+/** run starts a program and resolves with its exit code, signal and output once it ends. */
+export function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (data) => (stdout += data));
+    proc.stderr.on('data', (data) => (stderr += data));
+    proc.on('error', reject);
+    proc.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** runNode runs a snippet of ES module code in a fresh node process (cwd: the test's). */
+export function runNode(code, options = {}) {
+  return run(process.execPath, ['--input-type=module', '-e', code], options);
+}
