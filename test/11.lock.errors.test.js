@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { lock, lockAll, lockSync, tryLock, withLock } from 'lockedfile';
+import { runNode } from './helpers/children.js';
+import { tempDir } from './helpers/temp.js';
+
+const backends = ['flock', 'pidfile'];
+const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+for (const backend of backends) {
+  test(`${backend}: a missing parent folder is an ENOENT error naming the lock file and the fix`, async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'missing', 'a.json');
+    await assert.rejects(lock(path, { backend }), (error) => {
+      assert.equal(error.code, 'ENOENT');
+      assert.equal(error.path, `${path}.lock`);
+      assert.ok(error.message.includes(`${path}.lock`));
+      assert.match(error.message, /folder does not exist/);
+      return true;
+    });
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  test(`${backend}: a lock path that is a directory is an EISDIR error, not an endless wait`, async (t) => {
+    const path = join(tempDir(t), 'a.json');
+    mkdirSync(`${path}.lock`);
+    await assert.rejects(lock(path, { backend, timeout: 5000 }), (error) => {
+      assert.equal(error.code, 'EISDIR');
+      assert.ok(error.message.includes(`${path}.lock`));
+      assert.match(error.message, /is a directory/);
+      return true;
+    });
+    assert.throws(() => lockSync(path, { backend, timeout: 5000 }), { code: 'EISDIR' });
+  });
+}
+
+// Root ignores folder permissions, so the attempt runs as an unprivileged user when we are root.
+function asUnprivileged(dir) {
+  if (process.getuid?.() !== 0) return {};
+  chmodSync(dir, 0o755);
+  return { uid: 65534, gid: 65534 };
+}
+
+for (const backend of backends) {
+  test(`${backend}: a read-only folder is an EACCES error that says the folder must be writable`, async (t) => {
+    const dir = tempDir(t);
+    const readOnly = join(dir, 'read-only');
+    mkdirSync(readOnly, { mode: 0o555 });
+    chmodSync(readOnly, 0o555);
+    const path = join(readOnly, 'a.json');
+    const code = `
+      import { lock } from ${JSON.stringify(entry)};
+      try { await lock(${JSON.stringify(path)}, { backend: '${backend}' }); console.log('locked'); }
+      catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`;
+    const { stdout, stderr } = await runNode(code, asUnprivileged(dir));
+    assert.equal(stderr, '');
+    const error = JSON.parse(stdout);
+    assert.equal(error.code, 'EACCES');
+    assert.ok(error.message.includes(`${path}.lock`));
+    assert.match(error.message, /must be writable/);
+    assert.deepEqual(readdirSync(readOnly), []);
+  });
+}
+
+test('flock: an existing lock file in a read-only folder still locks', async (t) => {
+  const dir = tempDir(t);
+  const readOnly = join(dir, 'read-only');
+  mkdirSync(readOnly);
+  writeFileSync(join(readOnly, 'a.json.lock'), '', { mode: 0o644 });
+  chmodSync(readOnly, 0o555);
+  const path = join(readOnly, 'a.json');
+  const code = `
+    import { lock } from ${JSON.stringify(entry)};
+    const handle = await lock(${JSON.stringify(path)});
+    console.log(handle.backend);
+    handle.release();`;
+  const { stdout, stderr } = await runNode(code, asUnprivileged(dir));
+  assert.equal(stderr, '');
+  assert.equal(stdout.trim(), 'flock');
+});
+
+test('a path that is not a non-empty string or file: URL is a TypeError', async () => {
+  for (const bad of [42, null, undefined, '', {}, 'a\0b']) {
+    await assert.rejects(lock(bad), (error) => error instanceof TypeError && /path must be a non-empty string or a file: URL/.test(error.message));
+    await assert.rejects(tryLock(bad), TypeError);
+    assert.throws(() => lockSync(bad), TypeError);
+  }
+  await assert.rejects(lockAll([]), TypeError);
+  await assert.rejects(withLock('x.json', 'not a function'), /fn must be a function/);
+});
+
+test('bad options are rejected with a message naming the option', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  await assert.rejects(lock(path, { timeout: -1 }), /opts\.timeout must be a number >= 0/);
+  await assert.rejects(lock(path, { timeout: 'soon' }), RangeError);
+  await assert.rejects(lock(path, { backend: 'fcntl' }), /opts\.backend is "fcntl"; use 'auto', 'flock' or 'pidfile'/);
+  await assert.rejects(lock(path, { signal: {} }), /opts\.signal must be an AbortSignal/);
+  await assert.rejects(lock(path, 'fast'), /opts must be an object/);
+  assert.equal(existsSync(`${path}.lock`), false, 'nothing was created');
+});
+
+test('withLock releases the lock when fn throws, and rethrows its error', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  const boom = new Error('boom');
+  await assert.rejects(
+    withLock(path, () => {
+      throw boom;
+    }),
+    (error) => error === boom,
+  );
+  const handle = await tryLock(path);
+  assert.ok(handle, 'the lock was released');
+  handle.release();
+});

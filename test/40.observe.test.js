@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { getMetrics, lock, resetMetrics, withLock } from 'lockedfile';
+import { holdLock, runNode } from './helpers/children.js';
+import { tempDir } from './helpers/temp.js';
+
+const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+test('getMetrics counts acquisitions, releases, contention, timeouts and aborts, with wait and hold times', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  resetMetrics();
+  const before = getMetrics();
+  assert.deepEqual(
+    { acquired: before.acquired, released: before.released, contended: before.contended, timeouts: before.timeouts, aborted: before.aborted },
+    { acquired: before.held, released: 0, contended: 0, timeouts: 0, aborted: 0 },
+  );
+  await withLock(path, () => new Promise((resolve) => setTimeout(resolve, 50)));
+  const child = await holdLock(t, path);
+  await assert.rejects(lock(path, { timeout: 50 }));
+  await assert.rejects(lock(path, { signal: AbortSignal.timeout(50) }));
+  const contended = lock(path);
+  setTimeout(() => child.send('release'), 100);
+  const handle = await contended;
+  assert.equal(getMetrics().held, before.held + 1);
+  handle.release();
+  await child.exited;
+
+  const metrics = getMetrics();
+  assert.equal(metrics.acquired - before.acquired, 2);
+  assert.equal(metrics.released, 2);
+  assert.equal(metrics.contended, 1);
+  assert.equal(metrics.timeouts, 1);
+  assert.equal(metrics.aborted, 1);
+  assert.equal(metrics.held, before.held);
+  assert.equal(metrics.waitMs.count, 2);
+  assert.equal(metrics.holdMs.count, 2);
+  assert.ok(metrics.waitMs.max >= 90, `the contended wait (~100 ms) is the max: ${metrics.waitMs.max}`);
+  assert.ok(metrics.holdMs.max >= 45, `the 50 ms hold is the max: ${metrics.holdMs.max}`);
+  for (const summary of [metrics.waitMs, metrics.holdMs]) {
+    assert.ok(summary.p50 <= summary.p99 && summary.p99 <= summary.max, JSON.stringify(summary));
+  }
+});
+
+test('events are published on lockedfile:* diagnostics channels', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  const seen = [];
+  const names = ['acquire', 'wait', 'release', 'timeout', 'abort'];
+  const listeners = names.map((name) => [`lockedfile:${name}`, (message) => seen.push({ name, ...message })]);
+  for (const [channel, listener] of listeners) subscribe(channel, listener);
+  t.after(() => {
+    for (const [channel, listener] of listeners) unsubscribe(channel, listener);
+  });
+
+  const child = await holdLock(t, path);
+  await assert.rejects(lock(path, { timeout: 50 }));
+  await assert.rejects(lock(path, { signal: AbortSignal.timeout(50) }));
+  const contended = lock(path);
+  child.send('release');
+  (await contended).release();
+
+  const byName = (name) => seen.filter((event) => event.name === name);
+  assert.equal(byName('timeout').length, 1);
+  assert.equal(byName('abort').length, 1);
+  assert.equal(byName('acquire').length, 1);
+  assert.equal(byName('release').length, 1);
+  assert.equal(byName('wait').length, 3);
+  for (const event of seen) {
+    assert.equal(event.path, path);
+    assert.equal(event.lockfilePath, `${path}.lock`);
+    assert.equal(event.pid, process.pid);
+    assert.equal(event.backend, 'flock');
+  }
+  assert.match(byName('wait')[0].holder, new RegExp(`^pid ${child.pid} `));
+  assert.match(byName('timeout')[0].holder, new RegExp(`^pid ${child.pid} `));
+  assert.ok(byName('timeout')[0].waitMs >= 45);
+  assert.equal(typeof byName('release')[0].holdMs, 'number');
+});
+
+test('NODE_DEBUG=lockedfile prints acquire, wait, timeout and release lines with pid, path and ms', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  const held = await lock(path);
+  const code = `
+    import { lock } from ${JSON.stringify(entry)};
+    await lock(${JSON.stringify(path)}, { timeout: 100 }).catch(() => {});
+    const handle = await lock(${JSON.stringify(path)});
+    handle.release();`;
+  const finished = runNode(code, { env: { ...process.env, NODE_DEBUG: 'lockedfile' } });
+  setTimeout(() => held.release(), 1000);
+  const { code: exitCode, stderr } = await finished;
+  assert.equal(exitCode, 0, stderr);
+  const lines = stderr.trim().split('\n');
+  const line = (event) => lines.find((text) => text.includes(`: ${event} `)) ?? assert.fail(`no ${event} line in:\n${stderr}`);
+  const pid = /^LOCKEDFILE (\d+):/.exec(lines[0])?.[1];
+  assert.ok(pid, stderr);
+  assert.match(line('wait'), new RegExp(`wait pid=${pid} path=${path} holder=pid ${process.pid} `));
+  assert.match(line('timeout'), new RegExp(`timeout pid=${pid} path=${path} waited=\\d+\\.\\d\\dms`));
+  assert.match(line('acquire'), new RegExp(`acquire pid=${pid} path=${path} waited=\\d+\\.\\d\\dms`));
+  assert.match(line('release'), new RegExp(`release pid=${pid} path=${path} held=\\d+\\.\\d\\dms`));
+});

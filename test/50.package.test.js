@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { run } from './helpers/children.js';
+import { tempDir } from './helpers/temp.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+test("require('lockedfile') works from CommonJS, without warnings", async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(root, join(dir, 'node_modules', 'lockedfile'));
+  writeFileSync(
+    join(dir, 'app.cjs'),
+    `const { lockSync, LockTimeoutError } = require('lockedfile');
+     const handle = lockSync(${JSON.stringify(join(dir, 'a.json'))});
+     console.log(handle.backend, typeof LockTimeoutError);
+     handle.release();`,
+  );
+  const { code, stdout, stderr } = await run(process.execPath, ['app.cjs'], { cwd: dir });
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, '');
+  assert.equal(stdout.trim(), 'flock function');
+});
+
+test('type declarations ship with the package and declare the whole API', () => {
+  const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const declarations = readFileSync(join(root, packageJson.exports['.'].types), 'utf8');
+  for (const name of ['lock', 'tryLock', 'lockSync', 'tryLockSync', 'withLock', 'lockAll', 'getMetrics', 'LockTimeoutError', 'LockHandle', 'LockOptions', 'LockMetrics']) {
+    assert.match(declarations, new RegExp(`\\b${name}\\b`), name);
+  }
+});
+
+test('without its addon, lock() fails with a clear ELOCKBACKEND error instead of silently using pid files', async (t) => {
+  // A copy of the package without build/ or prebuilds/: what a user gets when install scripts were skipped.
+  const dir = tempDir(t);
+  const copy = join(dir, 'node_modules', 'lockedfile');
+  mkdirSync(copy, { recursive: true });
+  cpSync(join(root, 'dist'), join(copy, 'dist'), { recursive: true });
+  cpSync(join(root, 'package.json'), join(copy, 'package.json'));
+  symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
+  writeFileSync(
+    join(dir, 'app.mjs'),
+    `import { lock } from 'lockedfile';
+     const path = ${JSON.stringify(join(dir, 'a.json'))};
+     const error = await lock(path).catch((caught) => caught);
+     console.log(JSON.stringify({ code: error.code, message: error.message }));
+     const handle = await lock(path, { backend: 'pidfile' });
+     console.log(handle.backend);
+     handle.release();`,
+  );
+  const { code, stdout, stderr } = await run(process.execPath, ['app.mjs'], { cwd: dir });
+  assert.equal(code, 0, stderr);
+  const [first, second] = stdout.trim().split('\n');
+  const error = JSON.parse(first);
+  assert.equal(error.code, 'ELOCKBACKEND');
+  assert.match(error.message, /flock addon could not be loaded/);
+  assert.match(error.message, /npm rebuild lockedfile/);
+  assert.match(error.message, /install script/);
+  assert.match(error.message, /LOCKEDFILE_BACKEND=pidfile/);
+  assert.equal(second, 'pidfile', 'an explicit choice of pid files still works');
+});
