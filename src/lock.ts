@@ -114,7 +114,8 @@ function prepare(request: Request): Hold | Handle {
   const ticket = request.backend.open(request, request.backendOptions);
   const key = `${request.backend.name}:${ticket.key}`;
   const outer = context.getStore()?.get(key);
-  if (outer) {
+  // A callback scheduled inside withLock may run after it returned: its hold is gone by then.
+  if (outer && !outer.released) {
     request.backend.release(ticket);
     return nestedHold(outer, request);
   }
