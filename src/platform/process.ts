@@ -2,15 +2,33 @@
 // started (so that a reused pid is not mistaken for the process that wrote a record).
 import { readFileSync } from 'node:fs';
 
-/** isAlive reports whether a process with this pid exists on this host. */
+/**
+ * The fields of /proc/<pid>/stat from the third on (state, ppid, ...), on Linux; else undefined.
+ * The command name (field 2) may hold spaces and parentheses, so fields count from the last ')'.
+ */
+function procStat(pid: number): string[] | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * isAlive reports whether a process with this pid is running on this host. A zombie (killed,
+ * not yet reaped by its parent) is not: it can never release anything again.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  const state = procStat(pid)?.[0];
+  return state !== 'Z' && state !== 'X';
 }
 
 /** Linux reports start times in clock ticks since boot; USER_HZ is 100 on every Linux ABI. */
@@ -22,14 +40,13 @@ let bootTimeMs: number | undefined;
  * (Linux, from /proc), else undefined.
  */
 export function processStartTime(pid: number): number | undefined {
-  if (process.platform !== 'linux') return undefined;
+  const fields = procStat(pid);
+  if (!fields) return undefined;
   try {
     bootTimeMs ??= Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'))?.[1]) * 1000;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-    return Number.isFinite(ticks) && bootTimeMs ? bootTimeMs + (ticks * 1000) / USER_HZ : undefined;
   } catch {
     return undefined;
   }
+  const ticks = Number(fields[19]);
+  return Number.isFinite(ticks) && bootTimeMs ? bootTimeMs + (ticks * 1000) / USER_HZ : undefined;
 }
