@@ -15,15 +15,20 @@ const ENTRIES = 50;
 
 let tornReads = 0;
 
-/** Reads the file; an unlocked reader may catch another process half-way through its save. */
+/**
+ * Reads the file. An unlocked reader may catch another process half-way through its save, and
+ * unlocked saves can even leave a file that never parses again: then, like a real app, it gives
+ * up and starts from nothing.
+ */
 function load() {
-  for (;;) {
+  for (let attempt = 0; attempt < 100; attempt++) {
     try {
       return JSON.parse(readFileSync(file, 'utf8'));
     } catch {
       tornReads += 1;
     }
   }
+  return { facts: [] };
 }
 
 /** One load-modify-save, as the apps in question do it: read, think a moment, write back. */
