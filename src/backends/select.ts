@@ -11,12 +11,21 @@ const backends: Record<BackendName, Backend> = { flock: flockBackend, pidfile: p
 // back silently: if the flock addon cannot load, locking fails and says why.
 const platformDefault: BackendName = process.platform === 'win32' ? 'pidfile' : 'flock';
 
+let environmentChoice: string | undefined;
+
+// Read once, at the first lock: the variable is meant for a whole process tree, set before it
+// starts, and reading process.env costs more than the rest of choosing.
+function fromEnvironment(): string {
+  environmentChoice ??= process.env.LOCKEDFILE_BACKEND || 'auto';
+  return environmentChoice;
+}
+
 /**
  * selectBackend maps a choice to a backend: an explicit `opts.backend` first, then
  * `LOCKEDFILE_BACKEND` (set once for a whole process tree), then the platform's default.
  */
 export function selectBackend(choice: BackendChoice | undefined): Backend {
-  const chosen = choice && choice !== 'auto' ? choice : (process.env.LOCKEDFILE_BACKEND || 'auto');
+  const chosen = choice && choice !== 'auto' ? choice : fromEnvironment();
   if (chosen === 'auto') return backends[platformDefault];
   const backend = backends[chosen as BackendName];
   if (!backend) {
