@@ -102,11 +102,15 @@ function releaseHold(hold: Hold): void {
   hold.released = true;
   hold.request.backend.release(hold.ticket);
   hold.gate.release(hold);
-  forgetIfIdle(hold);
+  forgetIdleGates();
 }
 
-function forgetIfIdle(hold: Hold): void {
-  if (hold.gate.idle && gates.get(hold.key) === hold.gate) gates.delete(hold.key);
+/** Idle gates are kept for reuse (locking one file again and again is the common case), up to this many. */
+const IDLE_GATES_KEPT = 256;
+
+function forgetIdleGates(): void {
+  if (gates.size <= IDLE_GATES_KEPT) return;
+  for (const [key, gate] of gates) if (gate.idle) gates.delete(key);
 }
 
 /** Opens the request's ticket; returns the handle at once if the context already holds the lock. */
@@ -153,7 +157,7 @@ function abandonHold(hold: Hold): void {
   hold.released = true;
   hold.request.backend.release(hold.ticket);
   hold.gate.failed(hold);
-  forgetIfIdle(hold);
+  forgetIdleGates();
 }
 
 /** Waiting state of an asynchronous request, while it is queued or acquiring. */

@@ -59,7 +59,7 @@ function checkNumber(value: unknown, name: string, min: number): number {
 export function resolveRequest(path: unknown, options: LockOptions = {}): Request {
   if (typeof options !== 'object' || options === null) throw new TypeError('lockedfile: opts must be an object.');
   const absolute = resolve(toPath(path));
-  const lockfilePath = resolve(options.lockfilePath === undefined ? `${absolute}.lock` : toPath(options.lockfilePath, 'opts.lockfilePath'));
+  const lockfilePath = options.lockfilePath === undefined ? `${absolute}.lock` : resolve(toPath(options.lockfilePath, 'opts.lockfilePath'));
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('lockedfile: opts.signal must be an AbortSignal.');
   const backend = selectBackend(options.backend);
