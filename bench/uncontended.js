@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { lock, lockSync } from '../dist/index.js';
 import { loadAddon } from '../dist/native.js';
 
-const iterations = Number(process.argv[2] ?? 20_000);
+const iterations = Number(process.argv[2] ?? 50_000);
 const rounds = 7;
 const dir = mkdtempSync(join(tmpdir(), 'lockedfile-bench-'));
 const path = join(dir, 'state.json');
