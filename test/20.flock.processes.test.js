@@ -10,22 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { tryLock, tryLockSync, lock } from 'lockedfile';
 import { holdLock, holder, releaseAndWait, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
+import { track } from './helpers/promises.js';
 
 // These tests are about the kernel lock: they ask for the flock backend by name, so that a
 // LOCKEDFILE_BACKEND in the environment cannot turn them into pid-file tests.
 const FLOCK = { backend: 'flock' };
 /** The package's folder, where `import 'lockedfile'` in a `node -e` snippet resolves to this package. */
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
-
-/** Tracks a promise: `state.settled` turns true once it resolves or rejects. */
-function track(promise) {
-  const state = { settled: false };
-  promise.then(
-    () => (state.settled = true),
-    () => (state.settled = true),
-  );
-  return state;
-}
 
 /** Whether `pid` is still running. */
 function alive(pid) {

@@ -6,22 +6,13 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { lock, tryLock, tryLockSync } from 'lockedfile';
 import { run, spawnChild } from './helpers/children.js';
+import { track } from './helpers/promises.js';
 import { tempDir } from './helpers/temp.js';
 
 // Peers share the kernel's flock, not pid files: ask for that backend by name, so that a
 // LOCKEDFILE_BACKEND in the environment cannot change what these tests prove.
 const FLOCK = { backend: 'flock' };
 const SHARED = { backend: 'flock', shared: true };
-
-/** Tracks a promise: `state.settled` turns true once it resolves or rejects. */
-function track(promise) {
-  const state = { settled: false };
-  promise.then(
-    () => (state.settled = true),
-    () => (state.settled = true),
-  );
-  return state;
-}
 
 /** A lock file in a fresh folder, and the path it protects. */
 function paths(t) {

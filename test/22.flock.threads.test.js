@@ -16,41 +16,12 @@ import { Worker } from 'node:worker_threads';
 import { LockTimeoutError, lock, lockSync, tryLock, tryLockSync } from 'lockedfile';
 import { holdLock, holder, releaseAndWait, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
+import { track, untilTestEnds, within } from './helpers/promises.js';
 
 // Kernel-lock tests: the flock backend by name, whatever LOCKEDFILE_BACKEND says.
 const FLOCK = { backend: 'flock' };
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const workerScript = new URL('./helpers/worker.js', import.meta.url);
-
-/** Tracks a promise: `state.settled` turns true once it resolves or rejects. */
-function track(promise) {
-  const state = { settled: false };
-  promise.then(
-    () => (state.settled = true),
-    () => (state.settled = true),
-  );
-  return state;
-}
-
-/** A signal that aborts when the test ends: waits left pending by a failing test then end too. */
-function untilTestEnds(t) {
-  const controller = new AbortController();
-  t.after(() => controller.abort());
-  return controller.signal;
-}
-
-/** Resolves like `promise`, or rejects saying `what` did not happen within `ms`. */
-async function within(promise, ms, what) {
-  let timer;
-  const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Polls `condition` until it is true; fails saying `what` after `ms`. */
 async function eventually(condition, ms, what) {

@@ -17,40 +17,11 @@ import { fileURLToPath } from 'node:url';
 import { LockTimeoutError, getMetrics, lock, tryLock } from 'lockedfile';
 import { holdLock, holder, releaseAndWait, runNode, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
+import { track, untilTestEnds, within } from './helpers/promises.js';
 
 const PIDFILE = { backend: 'pidfile' };
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Tracks a promise: `state.settled` turns true once it resolves or rejects. */
-function track(promise) {
-  const state = { settled: false };
-  promise.then(
-    () => (state.settled = true),
-    () => (state.settled = true),
-  );
-  return state;
-}
-
-/** A signal that aborts when the test ends: waits left pending by a failing test then end too. */
-function untilTestEnds(t) {
-  const controller = new AbortController();
-  t.after(() => controller.abort());
-  return controller.signal;
-}
-
-/** Resolves like `promise`, or rejects saying `what` did not happen within `ms`. */
-async function within(promise, ms, what) {
-  let timer;
-  const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A file to lock in a fresh folder, and its lock file. */
 function paths(t) {
