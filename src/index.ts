@@ -5,3 +5,4 @@ export type { BackendChoice } from './backends/select.js';
 export type { BackendName, RetryOptions } from './backends/backend.js';
 export { LockError, type LockErrorCode, LockTimeoutError } from './errors.js';
 export { type DurationSummary, type LockEvent, type LockEventName, type LockMetrics, getMetrics, resetMetrics } from './observe.js';
+export { type WriteOptions, writeFileAtomic } from './atomic.js';

@@ -1,0 +1,124 @@
+// The rename discipline, written once: a temp file beside the target, written and fsynced, then
+// renamed over it, then the folder fsynced. A reader sees the old file or the new one, never a
+// mix, and a crash at any moment leaves one of the two whole.
+import { randomBytes } from 'node:crypto';
+import { type FileHandle, chown, lstat, open, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { defaultRetry, toPath } from './options.js';
+import { delays, sleep } from './retry.js';
+
+/** Options for writeFileAtomic. */
+export interface WriteOptions {
+  /** fsync the data and the folder before resolving (default true): durable once it resolves. */
+  fsync?: boolean;
+  /** Mode of a file this call creates (default 0o666, less the umask). An existing file keeps its own. */
+  mode?: number;
+}
+
+/** Beside the target (a rename cannot cross file systems), hidden, unpredictable. */
+function tempName(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
+}
+
+function code(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException).code;
+}
+
+/**
+ * The file a write to `path` must replace: through a symlink, its target (so the link stays a
+ * link). A dangling link names the file it will create.
+ */
+export async function writeTarget(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch (error) {
+    if (code(error) !== 'ENOENT') throw error;
+  }
+  const info = await lstat(path).catch(() => undefined);
+  if (info?.isSymbolicLink()) return writeTarget(resolve(dirname(path), await readlink(path)));
+  return join(await realpath(dirname(path)), basename(path));
+}
+
+// Worth another try: the system is short of something for a moment, or (Windows) a reader or a
+// virus scanner has the target open while we rename over it.
+const transient = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', ...(process.platform === 'win32' ? ['EPERM', 'EACCES'] : [])]);
+const MAX_ATTEMPTS = 8;
+
+async function retrying<T>(step: () => Promise<T>): Promise<T> {
+  const pauses = delays(defaultRetry);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (attempt >= MAX_ATTEMPTS || !transient.has(code(error) ?? '')) throw error;
+      await sleep(pauses.next().value);
+    }
+  }
+}
+
+async function syncFolder(folder: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(folder, 'r');
+    await handle.sync();
+  } catch (error) {
+    // Some platforms and file systems cannot open or fsync a folder; the rename is still atomic.
+    if (!['EISDIR', 'EPERM', 'EINVAL', 'EACCES', 'ENOTSUP'].includes(code(error) ?? '')) throw error;
+  } finally {
+    await handle?.close();
+  }
+}
+
+function checkData(data: unknown): string | Uint8Array {
+  if (typeof data === 'string' || data instanceof Uint8Array) return data;
+  throw new TypeError(`lockedfile: writeFileAtomic(path, data): data must be a string or a Uint8Array, got ${data === null ? 'null' : typeof data}.`);
+}
+
+function explain(error: unknown, path: string): unknown {
+  if (error instanceof Error && !error.message.startsWith('lockedfile:')) {
+    error.message = `lockedfile: cannot write ${path} atomically: ${error.message}. The file is unchanged.`;
+  }
+  return error;
+}
+
+/**
+ * writeFileAtomic replaces the contents of `path` with `data` so that no reader and no crash
+ * ever sees a partial file: the previous contents stay whole until the new ones are complete.
+ * An existing file keeps its mode (and owner, where allowed); a symlink stays a link and its
+ * target is replaced. On failure the target is untouched and no temp file remains.
+ */
+export async function writeFileAtomic(path: string | URL, data: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
+  const file = toPath(path);
+  const bytes = checkData(data);
+  const target = await writeTarget(file).catch((error: unknown) => {
+    throw explain(error, file);
+  });
+  const existing = await stat(target).catch((error: unknown) => {
+    if (code(error) === 'ENOENT') return undefined;
+    throw explain(error, file);
+  });
+  if (existing?.isDirectory()) {
+    throw Object.assign(new Error(`lockedfile: cannot write ${file}: it is a directory.`), { code: 'EISDIR', path: file });
+  }
+  const temp = tempName(target);
+  let handle: FileHandle | undefined;
+  try {
+    handle = await retrying(() => open(temp, 'wx', existing ? existing.mode & 0o7777 : (opts.mode ?? 0o666)));
+    await handle.writeFile(bytes);
+    if (existing) {
+      await handle.chmod(existing.mode & 0o7777); // exactly, whatever the umask
+      if (process.getuid?.() === 0 && (existing.uid !== process.getuid() || existing.gid !== process.getgid?.())) {
+        await chown(temp, existing.uid, existing.gid);
+      }
+    }
+    if (opts.fsync !== false) await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await retrying(() => rename(temp, target));
+  } catch (error) {
+    await handle?.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw explain(error, file);
+  }
+  if (opts.fsync !== false) await syncFolder(dirname(target));
+}

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from 'lockedfile';
+import { run, spawnChild } from './helpers/children.js';
+import { tempDir } from './helpers/temp.js';
+
+const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+test('writeFileAtomic writes a new file and replaces an existing one, leaving no temp file', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'a.json');
+  await writeFileAtomic(file, '{"a":1}');
+  assert.equal(readFileSync(file, 'utf8'), '{"a":1}');
+  await writeFileAtomic(file, new TextEncoder().encode('{"a":2}'), { fsync: false });
+  assert.equal(readFileSync(file, 'utf8'), '{"a":2}');
+  assert.deepEqual(readdirSync(dir), ['a.json']);
+});
+
+test('an existing file keeps its mode; a new one gets opts.mode', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'a.json');
+  writeFileSync(file, 'old');
+  chmodSync(file, 0o640);
+  await writeFileAtomic(file, 'new');
+  assert.equal(statSync(file).mode & 0o777, 0o640);
+  const umask = process.umask(0);
+  t.after(() => process.umask(umask));
+  await writeFileAtomic(join(dir, 'b.json'), 'x', { mode: 0o600 });
+  assert.equal(statSync(join(dir, 'b.json')).mode & 0o777, 0o600);
+});
+
+test('writing through a symlink replaces its target and keeps the link', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'real'));
+  const target = join(dir, 'real', 'a.json');
+  writeFileSync(target, 'old');
+  const link = join(dir, 'a.json');
+  symlinkSync(target, link);
+  await writeFileAtomic(link, 'new');
+  assert.ok(lstatSync(link).isSymbolicLink());
+  assert.equal(readlinkSync(link), target);
+  assert.equal(readFileSync(target, 'utf8'), 'new');
+  assert.deepEqual(readdirSync(join(dir, 'real')), ['a.json']);
+});
+
+test('bad input fails clearly and touches nothing', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'a.json');
+  writeFileSync(file, 'old');
+  await assert.rejects(writeFileAtomic(file, { a: 1 }), /data must be a string or a Uint8Array/);
+  await assert.rejects(writeFileAtomic(join(dir, 'missing', 'a.json'), 'x'), (error) => {
+    assert.equal(error.code, 'ENOENT');
+    assert.ok(error.message.includes(join(dir, 'missing', 'a.json')));
+    return true;
+  });
+  mkdirSync(join(dir, 'folder'));
+  await assert.rejects(writeFileAtomic(join(dir, 'folder'), 'x'), { code: 'EISDIR' });
+  assert.equal(readFileSync(file, 'utf8'), 'old');
+  assert.deepEqual(readdirSync(dir).sort(), ['a.json', 'folder']);
+});
+
+test('a disk that fills up mid-write rejects with ENOSPC, keeps the old file whole and leaves no temp file', async (t) => {
+  // A 64 KiB tmpfs: a real file system that really fills up. Mounting needs root (CAP_SYS_ADMIN).
+  const dir = tempDir(t);
+  const mounted = await run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+  if (mounted.code !== 0) return t.skip(`cannot mount a small tmpfs here: ${mounted.stderr.trim()}`);
+  // Unmounted before the folder is removed, whatever happens.
+  try {
+    const file = join(dir, 'a.json');
+    const old = 'o'.repeat(20 * 1024);
+    writeFileSync(file, old);
+    await assert.rejects(writeFileAtomic(file, 'n'.repeat(100 * 1024)), (error) => {
+      assert.equal(error.code, 'ENOSPC');
+      assert.ok(error.message.includes(file), error.message);
+      assert.match(error.message, /The file is unchanged/);
+      return true;
+    });
+    assert.equal(readFileSync(file, 'utf8'), old);
+    assert.deepEqual(readdirSync(dir), ['a.json']);
+  } finally {
+    await run('umount', [dir]);
+  }
+});
+
+test('a writer SIGKILLed at random moments leaves a whole file, never older than its last acknowledged write', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'state.txt');
+  const padding = 'x'.repeat(256 * 1024);
+  writeFileSync(file, `0:${padding}`);
+  for (let round = 0; round < 8; round++) {
+    const code = `
+      import { readFileSync } from 'node:fs';
+      import { writeFileAtomic } from ${JSON.stringify(entry)};
+      const padding = 'x'.repeat(256 * 1024);
+      let n = Number(readFileSync(${JSON.stringify(file)}, 'utf8').split(':')[0]);
+      for (;;) {
+        n += 1;
+        await writeFileAtomic(${JSON.stringify(file)}, n + ':' + padding);
+        console.log(n);
+      }`;
+    const child = spawnChild(t, process.execPath, ['--input-type=module', '-e', code]);
+    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+    await child.kill('SIGKILL');
+    const acknowledged = Math.max(0, ...child.lines.map((line) => Number(line.event ?? line)));
+    const [count, rest] = readFileSync(file, 'utf8').split(':');
+    assert.equal(rest, padding, `round ${round}: the file is whole`);
+    assert.ok(Number(count) >= acknowledged, `round ${round}: file has ${count}, ${acknowledged} was acknowledged`);
+  }
+});
