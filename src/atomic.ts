@@ -2,7 +2,7 @@
 // renamed over it, then the folder fsynced. A reader sees the old file or the new one, never a
 // mix, and a crash at any moment leaves one of the two whole.
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, chown, lstat, open, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, chown, lstat, open, readdir, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { defaultRetry, toPath } from './options.js';
 import { delays, sleep } from './retry.js';
@@ -18,6 +18,20 @@ export interface WriteOptions {
 /** Beside the target (a rename cannot cross file systems), hidden, unpredictable. */
 function tempName(target: string): string {
   return join(dirname(target), `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
+}
+
+/**
+ * removeTempFiles deletes the temp files that writers of `target` left when they were killed.
+ * Call it only while holding the target's lock: then no live writer owns any of them.
+ */
+export async function removeTempFiles(target: string): Promise<void> {
+  const prefix = `.${basename(target)}.`;
+  const names = await readdir(dirname(target)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (name.startsWith(prefix) && /^[0-9a-f]{16}\.tmp$/.test(name.slice(prefix.length))) {
+      await unlink(join(dirname(target), name)).catch(() => {});
+    }
+  }
 }
 
 function code(error: unknown): string | undefined {

@@ -6,3 +6,5 @@ export type { BackendName, RetryOptions } from './backends/backend.js';
 export { LockError, type LockErrorCode, LockTimeoutError } from './errors.js';
 export { type DurationSummary, type LockEvent, type LockEventName, type LockMetrics, getMetrics, resetMetrics } from './observe.js';
 export { type WriteOptions, writeFileAtomic } from './atomic.js';
+export { type UpdateOptions, updateFile } from './update.js';
+export { mergeByKey } from './merge.js';

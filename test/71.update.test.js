@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { LockTimeoutError, tryLock, updateFile } from 'lockedfile';
+import { holdLock, run } from './helpers/children.js';
+import { tempDir } from './helpers/temp.js';
+
+const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+
+for (const backend of ['flock', 'pidfile']) {
+  test(`${backend}: 8 processes x 25 updateFile increments end with exactly 200`, async (t) => {
+    const file = join(tempDir(t), 'count.txt');
+    const code = `
+      import { updateFile } from ${JSON.stringify(entry)};
+      for (let i = 0; i < 25; i++) {
+        await updateFile(${JSON.stringify(file)}, (text) => String(Number(text ?? '0') + 1), { backend: '${backend}', fsync: false });
+      }`;
+    const results = await Promise.all(Array.from({ length: 8 }, () => run(process.execPath, ['--input-type=module', '-e', code])));
+    for (const result of results) assert.equal(result.code, 0, result.stderr);
+    assert.equal(readFileSync(file, 'utf8'), '200');
+  });
+}
+
+test('updateFile passes the current text (undefined for no file) and resolves with what it wrote', async (t) => {
+  const file = join(tempDir(t), 'a.txt');
+  const seen = [];
+  assert.equal(await updateFile(file, (text) => (seen.push(text), 'one')), 'one');
+  assert.equal(await updateFile(file, (text) => (seen.push(text), `${text} two`)), 'one two');
+  assert.deepEqual(seen, [undefined, 'one']);
+  assert.equal(readFileSync(file, 'utf8'), 'one two');
+});
+
+test('when nothing changes nothing is written: same inode, same mtime', async (t) => {
+  const file = join(tempDir(t), 'a.txt');
+  writeFileSync(file, 'same');
+  const before = statSync(file);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(await updateFile(file, (text) => text), 'same');
+  assert.equal(await updateFile(file, () => undefined), 'same');
+  const after = statSync(file);
+  assert.equal(after.ino, before.ino);
+  assert.equal(after.mtimeMs, before.mtimeMs);
+});
+
+test('an updater that throws rejects with its error; nothing is written and the lock is released', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'a.txt');
+  writeFileSync(file, 'keep');
+  const boom = new Error('boom');
+  await assert.rejects(
+    updateFile(file, () => {
+      throw boom;
+    }),
+    (error) => error === boom,
+  );
+  await assert.rejects(updateFile(file, () => 42), /fn must return a string or undefined/);
+  assert.equal(readFileSync(file, 'utf8'), 'keep');
+  const handle = await tryLock(file);
+  assert.ok(handle, 'the lock was released');
+  handle.release();
+  assert.deepEqual(readdirSync(dir).sort(), ['a.txt', 'a.txt.lock']);
+});
+
+test('lock options pass through: a timeout while another process holds the lock', async (t) => {
+  const file = join(tempDir(t), 'a.txt');
+  await holdLock(t, file);
+  let called = false;
+  await assert.rejects(updateFile(file, () => ((called = true), 'x'), { timeout: 100 }), LockTimeoutError);
+  assert.equal(called, false);
+});
+
+test('temp files left by a killed writer are removed by the next update', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'a.txt');
+  writeFileSync(file, 'v1');
+  writeFileSync(join(dir, '.a.txt.0123456789abcdef.tmp'), 'half');
+  writeFileSync(join(dir, '.other.txt.0123456789abcdef.tmp'), 'not ours');
+  await updateFile(file, () => 'v2');
+  assert.deepEqual(readdirSync(dir).sort(), ['.other.txt.0123456789abcdef.tmp', 'a.txt', 'a.txt.lock']);
+});
