@@ -8,3 +8,5 @@ export { type DurationSummary, type LockEvent, type LockEventName, type LockMetr
 export { type WriteOptions, writeFileAtomic } from './atomic.js';
 export { type UpdateOptions, updateFile } from './update.js';
 export { mergeByKey } from './merge.js';
+export { type JsoncOptions, readJsonc, updateJsonc } from './update.js';
+export { JsoncParseError } from './jsonc.js';

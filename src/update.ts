@@ -1,10 +1,11 @@
 // One-call load-modify-save under the lock: the whole read, change and atomic write happen while
 // the file's exclusive lock is held, so concurrent updaters never lose each other's changes.
 import { readFile } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { type WriteOptions, removeTempFiles, writeFileAtomic, writeTarget } from './atomic.js';
+import { checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
 import { withLock } from './lock.js';
-import type { LockOptions } from './options.js';
-import { toPath } from './options.js';
+import { type LockOptions, toPath } from './options.js';
 
 /** Options for updateFile: the lock's (timeout, signal, backend, ...) and the write's (fsync, mode). */
 export type UpdateOptions = Omit<LockOptions, 'shared'> & WriteOptions;
@@ -48,4 +49,63 @@ export async function updateFile(
     },
     { ...opts, shared: false },
   );
+}
+
+/** Options for updateJsonc and readJsonc: `default` stands in for a missing file. */
+export interface JsoncOptions<T> extends UpdateOptions {
+  default?: T;
+}
+
+function missing(file: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`lockedfile: ${file} does not exist. Pass opts.default to start it with a value.`), {
+    code: 'ENOENT',
+    errno: -2,
+    syscall: 'open',
+    path: file,
+  });
+}
+
+/** readJsonc reads and parses a JSONC file (comments, trailing commas); `opts.default` if it does not exist. */
+export async function readJsonc<T>(path: string | URL, opts: { default?: T } = {}): Promise<T> {
+  const file = toPath(path);
+  const text = await readText(file);
+  if (text === undefined) {
+    if (opts.default === undefined) throw missing(file);
+    return structuredClone(opts.default);
+  }
+  return parseJsonc(text, file) as T;
+}
+
+/**
+ * updateJsonc is updateFile for JSONC: under the lock it parses the file, gives `fn` a draft to
+ * change (or to replace, by returning a new value), and writes the result back as edits to the
+ * old text, so every comment and all unchanged formatting stay as they were. A missing file is
+ * created from `opts.default` as 2-space JSON. It resolves with the value the file then holds.
+ */
+export async function updateJsonc<T>(path: string | URL, fn: (draft: T) => T | void | Promise<T | void>, opts: JsoncOptions<T> = {}): Promise<T> {
+  if (typeof fn !== 'function') throw new TypeError('lockedfile: updateJsonc(path, fn): fn must be a function.');
+  let value: T | undefined;
+  await updateFile(
+    path,
+    async (text) => {
+      const file = toPath(path);
+      if (text === undefined && opts.default === undefined) throw missing(file);
+      const current = text === undefined ? structuredClone(opts.default as T) : (parseJsonc(text, file) as T);
+      const draft = structuredClone(current);
+      const returned = await fn(draft);
+      const next = returned === undefined ? draft : returned;
+      checkJsonValue(next, file);
+      value = next;
+      if (text === undefined) return `${JSON.stringify(next, null, 2)}\n`;
+      if (isDeepStrictEqual(current, next)) return undefined;
+      const edited = editJsonc(text, current, next);
+      // The edits must say exactly the new value; anything else would be silent corruption.
+      if (!isDeepStrictEqual(parseJsonc(edited, file), JSON.parse(JSON.stringify(next)))) {
+        throw new Error(`lockedfile: internal: the edits to ${file} do not give the new value; the file is unchanged. Please report this with the file.`);
+      }
+      return edited;
+    },
+    opts,
+  );
+  return value as T;
 }
