@@ -1,0 +1,54 @@
+// What the lock adds to a load-modify-save: a locked updateJsonc against the same read, parse,
+// edit and atomic write done without any lock, in one process on one file.
+//   node bench/update.js [iterations]
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { updateJsonc, writeFileAtomic } from '../dist/index.js';
+import { editJsonc, parseJsonc } from '../dist/jsonc.js';
+
+const iterations = Number(process.argv[2] ?? 300);
+const rounds = 7;
+const dir = mkdtempSync(join(tmpdir(), 'lockedfile-bench-'));
+const file = join(dir, 'human.jsonc');
+writeFileSync(file, '// memory\n{\n  "saves": 0, // counter\n  "concepts": ["coffee"]\n}\n');
+
+function change(draft) {
+  draft.saves += 1;
+}
+
+async function unlocked(fsync) {
+  const text = await readFile(file, 'utf8');
+  const current = parseJsonc(text, file);
+  const next = structuredClone(current);
+  change(next);
+  await writeFileAtomic(file, editJsonc(text, current, next), { fsync });
+}
+
+const cases = {
+  'unlocked read+edit+rename, fsync': () => unlocked(true),
+  'updateJsonc, fsync': () => updateJsonc(file, change),
+  'unlocked read+edit+rename, no fsync': () => unlocked(false),
+  'updateJsonc, no fsync': () => updateJsonc(file, change, { fsync: false }),
+};
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const results = Object.fromEntries(Object.keys(cases).map((name) => [name, []]));
+for (let round = 0; round < rounds; round++) {
+  for (const [name, run] of Object.entries(cases)) {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) await run();
+    results[name].push(Number(process.hrtime.bigint() - started) / 1000 / iterations);
+  }
+}
+rmSync(dir, { recursive: true, force: true });
+
+console.log(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${iterations} updates x ${rounds} rounds, medians`);
+const names = Object.keys(cases);
+for (let index = 0; index < names.length; index += 2) {
+  const base = median(results[names[index]]);
+  const locked = median(results[names[index + 1]]);
+  console.log(`${names[index].padEnd(36)} ${base.toFixed(1).padStart(8)} µs`);
+  console.log(`${names[index + 1].padEnd(36)} ${locked.toFixed(1).padStart(8)} µs   ${(locked / base).toFixed(2)}x`);
+}
