@@ -3,10 +3,11 @@
 //   node bench/update.js [iterations]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { updateJsonc, writeFileAtomic } from '../dist/index.js';
 import { editJsonc, parseJsonc } from '../dist/jsonc.js';
+import { machine, measure } from './measure.js';
 
 const iterations = Number(process.argv[2] ?? 300);
 const rounds = 7;
@@ -33,22 +34,14 @@ const cases = {
   'updateJsonc, no fsync': () => updateJsonc(file, change, { fsync: false }),
 };
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const results = Object.fromEntries(Object.keys(cases).map((name) => [name, []]));
-for (let round = 0; round < rounds; round++) {
-  for (const [name, run] of Object.entries(cases)) {
-    const started = process.hrtime.bigint();
-    for (let i = 0; i < iterations; i++) await run();
-    results[name].push(Number(process.hrtime.bigint() - started) / 1000 / iterations);
-  }
-}
+const results = await measure(cases, { iterations, rounds });
 rmSync(dir, { recursive: true, force: true });
 
-console.log(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${iterations} updates x ${rounds} rounds, medians`);
+console.log(machine(`${iterations} updates x ${rounds} rounds`));
 const names = Object.keys(cases);
 for (let index = 0; index < names.length; index += 2) {
-  const base = median(results[names[index]]);
-  const locked = median(results[names[index + 1]]);
+  const base = results[names[index]];
+  const locked = results[names[index + 1]];
   console.log(`${names[index].padEnd(36)} ${base.toFixed(1).padStart(8)} µs`);
   console.log(`${names[index + 1].padEnd(36)} ${locked.toFixed(1).padStart(8)} µs   ${(locked / base).toFixed(2)}x`);
 }
