@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, chown, lstat, open, readdir, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { errorCode } from './errors.js';
 import { defaultRetry, toPath } from './options.js';
 import { delays, sleep } from './retry.js';
 
@@ -34,10 +35,6 @@ export async function removeTempFiles(target: string): Promise<void> {
   }
 }
 
-function code(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException).code;
-}
-
 /**
  * The file a write to `path` must replace: through a symlink, its target (so the link stays a
  * link). A dangling link names the file it will create.
@@ -46,7 +43,7 @@ export async function writeTarget(path: string): Promise<string> {
   try {
     return await realpath(path);
   } catch (error) {
-    if (code(error) !== 'ENOENT') throw error;
+    if (errorCode(error) !== 'ENOENT') throw error;
   }
   const info = await lstat(path).catch(() => undefined);
   if (info?.isSymbolicLink()) return writeTarget(resolve(dirname(path), await readlink(path)));
@@ -64,7 +61,7 @@ async function retrying<T>(step: () => Promise<T>): Promise<T> {
     try {
       return await step();
     } catch (error) {
-      if (attempt >= MAX_ATTEMPTS || !transient.has(code(error) ?? '')) throw error;
+      if (attempt >= MAX_ATTEMPTS || !transient.has(errorCode(error) ?? '')) throw error;
       await sleep(pauses.next().value);
     }
   }
@@ -77,7 +74,7 @@ async function syncFolder(folder: string): Promise<void> {
     await handle.sync();
   } catch (error) {
     // Some platforms and file systems cannot open or fsync a folder; the rename is still atomic.
-    if (!['EISDIR', 'EPERM', 'EINVAL', 'EACCES', 'ENOTSUP'].includes(code(error) ?? '')) throw error;
+    if (!['EISDIR', 'EPERM', 'EINVAL', 'EACCES', 'ENOTSUP'].includes(errorCode(error) ?? '')) throw error;
   } finally {
     await handle?.close();
   }
@@ -107,12 +104,20 @@ export async function writeFileAtomic(path: string | URL, data: string | Uint8Ar
   const target = await writeTarget(file).catch((error: unknown) => {
     throw explain(error, file);
   });
+  await replaceFile(target, bytes, opts, file);
+}
+
+/**
+ * replaceFile is writeFileAtomic for a `target` already resolved by writeTarget (no symlink left
+ * to follow); `shown` is the path errors name.
+ */
+export async function replaceFile(target: string, bytes: string | Uint8Array, opts: WriteOptions, shown = target): Promise<void> {
   const existing = await stat(target).catch((error: unknown) => {
-    if (code(error) === 'ENOENT') return undefined;
-    throw explain(error, file);
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw explain(error, shown);
   });
   if (existing?.isDirectory()) {
-    throw Object.assign(new Error(`lockedfile: cannot write ${file}: it is a directory.`), { code: 'EISDIR', path: file });
+    throw Object.assign(new Error(`lockedfile: cannot write ${shown}: it is a directory.`), { code: 'EISDIR', path: shown });
   }
   const temp = tempName(target);
   let handle: FileHandle | undefined;
@@ -132,7 +137,7 @@ export async function writeFileAtomic(path: string | URL, data: string | Uint8Ar
   } catch (error) {
     await handle?.close().catch(() => {});
     await unlink(temp).catch(() => {});
-    throw explain(error, file);
+    throw explain(error, shown);
   }
   if (opts.fsync !== false) await syncFolder(dirname(target));
 }

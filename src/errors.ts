@@ -70,6 +70,11 @@ export function systemError(errno: number, syscall: string, lockfilePath: string
   return error;
 }
 
+/** errorCode is the `code` of a Node system error ('ENOENT', ...), if it has one. */
+export function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
 /** abortReason is what a wait rejects with on abort: the signal's reason, as Node's own APIs do. */
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');

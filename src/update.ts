@@ -2,7 +2,8 @@
 // the file's exclusive lock is held, so concurrent updaters never lose each other's changes.
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { type WriteOptions, removeTempFiles, writeFileAtomic, writeTarget } from './atomic.js';
+import { type WriteOptions, removeTempFiles, replaceFile, writeTarget } from './atomic.js';
+import { errorCode } from './errors.js';
 import { checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
 import { withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
@@ -15,7 +16,7 @@ export async function readText(file: string): Promise<string | undefined> {
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errorCode(error) === 'ENOENT') return undefined;
     throw error;
   }
 }
@@ -44,7 +45,8 @@ export async function updateFile(
       if (typeof next !== 'string') {
         throw new TypeError(`lockedfile: updateFile(${target}): fn must return a string or undefined, got ${typeof next}. The file is unchanged.`);
       }
-      await writeFileAtomic(target, next, opts);
+      // The target is resolved and locked: no second realpath on the way to the rename.
+      await replaceFile(target, next, opts);
       return next;
     },
     { ...opts, shared: false },
@@ -65,15 +67,17 @@ function missing(file: string): NodeJS.ErrnoException {
   });
 }
 
+/** The value of a JSONC file's text, or a copy of `fallback` when there is no file (else ENOENT). */
+function parseOrDefault<T>(text: string | undefined, file: string, fallback: T | undefined): T {
+  if (text !== undefined) return parseJsonc(text, file) as T;
+  if (fallback === undefined) throw missing(file);
+  return structuredClone(fallback);
+}
+
 /** readJsonc reads and parses a JSONC file (comments, trailing commas); `opts.default` if it does not exist. */
 export async function readJsonc<T>(path: string | URL, opts: { default?: T } = {}): Promise<T> {
   const file = toPath(path);
-  const text = await readText(file);
-  if (text === undefined) {
-    if (opts.default === undefined) throw missing(file);
-    return structuredClone(opts.default);
-  }
-  return parseJsonc(text, file) as T;
+  return parseOrDefault(await readText(file), file, opts.default);
 }
 
 /**
@@ -84,13 +88,12 @@ export async function readJsonc<T>(path: string | URL, opts: { default?: T } = {
  */
 export async function updateJsonc<T>(path: string | URL, fn: (draft: T) => T | void | Promise<T | void>, opts: JsoncOptions<T> = {}): Promise<T> {
   if (typeof fn !== 'function') throw new TypeError('lockedfile: updateJsonc(path, fn): fn must be a function.');
+  const file = toPath(path);
   let value: T | undefined;
   await updateFile(
-    path,
+    file,
     async (text) => {
-      const file = toPath(path);
-      if (text === undefined && opts.default === undefined) throw missing(file);
-      const current = text === undefined ? structuredClone(opts.default as T) : (parseJsonc(text, file) as T);
+      const current = parseOrDefault(text, file, opts.default);
       const draft = structuredClone(current);
       const returned = await fn(draft);
       const next = returned === undefined ? draft : returned;

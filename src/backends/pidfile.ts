@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readFileSync, renameSync, unlinkSync, u
 import { constants } from 'node:os';
 import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
 import { canonicalPath } from '../canonical.js';
-import { systemError } from '../errors.js';
+import { errorCode, systemError } from '../errors.js';
 import { type HolderRecord, describe, isDead, ownIdentity, parseRecord } from '../holder.js';
 import { onTakeover } from '../observe.js';
 import { delays, sleep, sleepSync } from '../retry.js';
@@ -56,10 +56,6 @@ function errnoOf(error: unknown): number {
   return (error as NodeJS.ErrnoException).errno ?? -1;
 }
 
-function codeOf(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException).code;
-}
-
 /** Creates `file` holding `text`; false if it already exists. */
 function createExclusive(file: string, text: string, mode: number, lockfilePath: string): boolean {
   let fd: number;
@@ -67,7 +63,7 @@ function createExclusive(file: string, text: string, mode: number, lockfilePath:
     // 'wx' is O_CREAT|O_EXCL: atomic, and never follows a symlink planted at `file`.
     fd = openSync(file, 'wx', mode);
   } catch (error) {
-    if (codeOf(error) === 'EEXIST') return false;
+    if (errorCode(error) === 'EEXIST') return false;
     throw systemError(errnoOf(error), 'open', lockfilePath, 'create the lock file');
   }
   try {
@@ -87,7 +83,7 @@ function inspect(file: string, lockfilePath: string): Instance | undefined {
   try {
     fd = openSync(file, 'r');
   } catch (error) {
-    if (codeOf(error) === 'ENOENT') return undefined;
+    if (errorCode(error) === 'ENOENT') return undefined;
     throw systemError(errnoOf(error), 'open', lockfilePath, 'read the lock file');
   }
   try {
@@ -112,7 +108,7 @@ function unlinkIfPresent(file: string): void {
   try {
     unlinkSync(file);
   } catch (error) {
-    if (codeOf(error) !== 'ENOENT') throw error;
+    if (errorCode(error) !== 'ENOENT') throw error;
   }
 }
 

@@ -1,6 +1,7 @@
 // What the operating system tells about other processes: whether one is alive, and when it
 // started (so that a reused pid is not mistaken for the process that wrote a record).
 import { readFileSync } from 'node:fs';
+import { errorCode } from '../errors.js';
 
 /**
  * The fields of /proc/<pid>/stat from the third on (state, ppid, ...), on Linux; else undefined.
@@ -25,7 +26,7 @@ export function isAlive(pid: number): boolean {
     process.kill(pid, 0);
   } catch (error) {
     // EPERM: it exists but belongs to someone else.
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    if (errorCode(error) !== 'EPERM') return false;
   }
   const state = procStat(pid)?.[0];
   return state !== 'Z' && state !== 'X';
