@@ -74,23 +74,31 @@ async function letGo(child) {
   assert.deepEqual({ code, signal }, { code: 0, signal: null }, `the peer failed: ${child.stderr}`);
 }
 
-test('a lock held by flock(1) makes our tryLock return null, and our lock() waits until flock(1) lets go', { timeout: 20_000 }, async (t) => {
-  const { path, lockfile } = paths(t);
-  const peer = spawnChild(t, 'flock', ['-x', lockfile, 'sh', '-c', 'echo locked; read line']);
-  await peer.next('locked');
-
+/**
+ * While `peer` holds the lock exclusively, every try of ours fails and lock() waits; once the peer
+ * lets go, that lock() is granted, exclusive. Resolves with its handle.
+ */
+async function excludedUntilLetGo(path, peer, who) {
   assert.equal(await tryLock(path, FLOCK), null);
   assert.equal(tryLockSync(path, FLOCK), null);
   assert.equal(await tryLock(path, SHARED), null);
   const waiting = lock(path, FLOCK);
   const state = track(waiting);
   await delay(200);
-  assert.equal(state.settled, false, 'lock() was granted while flock(1) held the lock');
-
+  assert.equal(state.settled, false, `lock() was granted while ${who} held the lock`);
   await letGo(peer);
   const handle = await waiting;
-  assert.equal(handle.lockfilePath, lockfile);
   assert.equal(handle.shared, false);
+  return handle;
+}
+
+test('a lock held by flock(1) makes our tryLock return null, and our lock() waits until flock(1) lets go', { timeout: 20_000 }, async (t) => {
+  const { path, lockfile } = paths(t);
+  const peer = spawnChild(t, 'flock', ['-x', lockfile, 'sh', '-c', 'echo locked; read line']);
+  await peer.next('locked');
+
+  const handle = await excludedUntilLetGo(path, peer, 'flock(1)');
+  assert.equal(handle.lockfilePath, lockfile);
   handle.release();
 });
 
@@ -142,17 +150,8 @@ test("a lock held by Python's fcntl.flock makes our tryLock return null, and our
   const { path, lockfile } = paths(t);
   const peer = await pythonHolder(t, lockfile, 'ex');
 
-  assert.equal(await tryLock(path, FLOCK), null);
-  assert.equal(tryLockSync(path, FLOCK), null);
-  assert.equal(await tryLock(path, SHARED), null);
-  const waiting = lock(path, FLOCK);
-  const state = track(waiting);
-  await delay(200);
-  assert.equal(state.settled, false, 'lock() was granted while Python held the lock');
-
-  await letGo(peer);
-  const handle = await waiting;
-  assert.equal(handle.shared, false);
+  const handle = await excludedUntilLetGo(path, peer, 'Python');
+  assert.equal(handle.lockfilePath, lockfile);
   handle.release();
 });
 
