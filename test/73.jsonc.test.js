@@ -23,19 +23,19 @@ const human = `// What the personas know about the user.
 `;
 
 for (const backend of ['flock', 'pidfile']) {
-  test(`${backend}: 8 processes x 25 updateJsonc increments and appends end with exactly 200, every comment in place`, async (t) => {
+  test(`${backend}: 8 processes x 100 updateJsonc increments and appends end with exactly 800, every comment in place`, async (t) => {
     const file = join(tempDir(t), 'human.jsonc');
     writeFileSync(file, human);
     const code = `
       import { updateJsonc } from ${JSON.stringify(entry)};
-      for (let i = 0; i < 25; i++) {
+      for (let i = 0; i < 100; i++) {
         await updateJsonc(${JSON.stringify(file)}, (draft) => { draft.saves += 1; draft.concepts.push(process.pid + '-' + i); }, { backend: '${backend}', fsync: false });
       }`;
     const results = await Promise.all(Array.from({ length: 8 }, () => run(process.execPath, ['--input-type=module', '-e', code])));
     for (const result of results) assert.equal(result.code, 0, result.stderr);
     const value = await readJsonc(file);
-    assert.equal(value.saves, 200);
-    assert.equal(value.concepts.length, 201);
+    assert.equal(value.saves, 800);
+    assert.equal(value.concepts.length, 801);
     const text = readFileSync(file, 'utf8');
     for (const comment of ['// What the personas know about the user.', '// set by hand', '/* counts every save */', '// learned so far']) assert.ok(text.includes(comment), comment);
   });
