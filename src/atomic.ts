@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, chown, lstat, open, readdir, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { errorCode } from './errors.js';
+import { errorCode, explained } from './errors.js';
 import { defaultRetry, toPath } from './options.js';
 import { delays, sleep } from './retry.js';
 
@@ -85,13 +85,6 @@ function checkData(data: unknown): string | Uint8Array {
   throw new TypeError(`lockedfile: writeFileAtomic(path, data): data must be a string or a Uint8Array, got ${data === null ? 'null' : typeof data}.`);
 }
 
-function explain(error: unknown, path: string): unknown {
-  if (error instanceof Error && !error.message.startsWith('lockedfile:')) {
-    error.message = `lockedfile: cannot write ${path} atomically: ${error.message}. The file is unchanged.`;
-  }
-  return error;
-}
-
 /**
  * writeFileAtomic replaces the contents of `path` with `data` so that no reader and no crash
  * ever sees a partial file: the previous contents stay whole until the new ones are complete.
@@ -102,7 +95,7 @@ export async function writeFileAtomic(path: string | URL, data: string | Uint8Ar
   const file = toPath(path);
   const bytes = checkData(data);
   const target = await writeTarget(file).catch((error: unknown) => {
-    throw explain(error, file);
+    throw explained(error, 'write', file);
   });
   await replaceFile(target, bytes, opts, file);
 }
@@ -114,7 +107,7 @@ export async function writeFileAtomic(path: string | URL, data: string | Uint8Ar
 export async function replaceFile(target: string, bytes: string | Uint8Array, opts: WriteOptions, shown = target): Promise<void> {
   const existing = await stat(target).catch((error: unknown) => {
     if (errorCode(error) === 'ENOENT') return undefined;
-    throw explain(error, shown);
+    throw explained(error, 'write', shown);
   });
   if (existing?.isDirectory()) {
     throw Object.assign(new Error(`lockedfile: cannot write ${shown}: it is a directory.`), { code: 'EISDIR', path: shown });
@@ -137,7 +130,7 @@ export async function replaceFile(target: string, bytes: string | Uint8Array, op
   } catch (error) {
     await handle?.close().catch(() => {});
     await unlink(temp).catch(() => {});
-    throw explain(error, shown);
+    throw explained(error, 'write', shown);
   }
   if (opts.fsync !== false) await syncFolder(dirname(target));
 }

@@ -70,6 +70,17 @@ export function systemError(errno: number, syscall: string, lockfilePath: string
   return error;
 }
 
+/**
+ * explained puts the path and the outcome into a Node fs error's message (Node's own often name
+ * neither): "lockedfile: cannot <doing> <path>: <cause>. The file is unchanged."
+ */
+export function explained(error: unknown, doing: string, path: string): unknown {
+  if (error instanceof Error && !error.message.startsWith('lockedfile:')) {
+    error.message = `lockedfile: cannot ${doing} ${path}: ${error.message}. The file is unchanged.`;
+  }
+  return error;
+}
+
 /** errorCode is the `code` of a Node system error ('ENOENT', ...), if it has one. */
 export function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;

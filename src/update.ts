@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { type WriteOptions, removeTempFiles, replaceFile, writeTarget } from './atomic.js';
-import { errorCode } from './errors.js';
+import { errorCode, explained } from './errors.js';
 import { checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
 import { withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
@@ -34,19 +34,24 @@ export async function updateFile(
   opts: UpdateOptions = {},
 ): Promise<string | undefined> {
   if (typeof fn !== 'function') throw new TypeError('lockedfile: updateFile(path, fn): fn must be a function.');
-  const target = await writeTarget(toPath(path));
+  const file = toPath(path);
+  const target = await writeTarget(file).catch((error: unknown) => {
+    throw explained(error, 'update', file);
+  });
   return withLock(
     target,
     async () => {
       await removeTempFiles(target);
-      const text = await readText(target);
+      const text = await readText(target).catch((error: unknown) => {
+        throw explained(error, 'update', file);
+      });
       const next = await fn(text);
       if (next === undefined || next === text) return text;
       if (typeof next !== 'string') {
         throw new TypeError(`lockedfile: updateFile(${target}): fn must return a string or undefined, got ${typeof next}. The file is unchanged.`);
       }
       // The target is resolved and locked: no second realpath on the way to the rename.
-      await replaceFile(target, next, opts);
+      await replaceFile(target, next, opts, file);
       return next;
     },
     { ...opts, shared: false },

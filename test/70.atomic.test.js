@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -109,4 +109,60 @@ test('a writer SIGKILLed at random moments leaves a whole file, never older than
     assert.equal(rest, padding, `round ${round}: the file is whole`);
     assert.ok(Number(count) >= acknowledged, `round ${round}: file has ${count}, ${acknowledged} was acknowledged`);
   }
+});
+
+test('an existing file keeps its owner when the process may set it (root)', async (t) => {
+  if (process.getuid() !== 0) return t.skip('only root may give a file to another user');
+  const file = join(tempDir(t), 'a.json');
+  writeFileSync(file, 'old');
+  chownSync(file, 4321, 4322);
+  await writeFileAtomic(file, 'new');
+  const info = statSync(file);
+  assert.equal(readFileSync(file, 'utf8'), 'new');
+  assert.deepEqual([info.uid, info.gid], [4321, 4322]);
+});
+
+// A child that uses up every descriptor it may open (EMFILE is real, no mock) and starts a
+// write; it frees some descriptors after `freeAfterMs`, or never when that is -1.
+function starvedWriter(file, freeAfterMs) {
+  return `
+    import { openSync, closeSync } from 'node:fs';
+    import { writeFileAtomic } from ${JSON.stringify(entry)};
+    const held = [];
+    try { for (;;) held.push(openSync('/dev/null', 'r')); } catch (error) { if (error.code !== 'EMFILE') throw error; }
+    if (${freeAfterMs} >= 0) setTimeout(() => held.splice(0, 8).forEach((fd) => closeSync(fd)), ${freeAfterMs});
+    const started = Date.now();
+    try {
+      await writeFileAtomic(${JSON.stringify(file)}, 'new');
+      console.log(JSON.stringify({ event: 'written', ms: Date.now() - started }));
+    } catch (error) {
+      console.log(JSON.stringify({ event: 'failed', code: error.code, message: error.message, ms: Date.now() - started }));
+    }
+    process.exit(0);`;
+}
+
+test('EMFILE is transient: the write is retried with backoff until a descriptor is free', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'a.json');
+  writeFileSync(file, 'old');
+  const result = await run('bash', ['-c', `ulimit -n 256 && exec "$0" --input-type=module -e "$1"`, process.execPath, starvedWriter(file, 50)]);
+  const outcome = JSON.parse(result.stdout);
+  assert.equal(outcome.event, 'written', result.stdout + result.stderr);
+  assert.ok(outcome.ms >= 40, `it waited for a descriptor (${outcome.ms} ms)`);
+  assert.equal(readFileSync(file, 'utf8'), 'new');
+  assert.deepEqual(readdirSync(dir), ['a.json']);
+});
+
+test('EMFILE that lasts gives up after bounded retries: clear error, old file whole, no temp file', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'a.json');
+  writeFileSync(file, 'old');
+  const result = await run('bash', ['-c', `ulimit -n 256 && exec "$0" --input-type=module -e "$1"`, process.execPath, starvedWriter(file, -1)]);
+  const outcome = JSON.parse(result.stdout);
+  assert.equal(outcome.event, 'failed', result.stdout + result.stderr);
+  assert.equal(outcome.code, 'EMFILE');
+  assert.ok(outcome.message.includes(file) && outcome.message.includes('The file is unchanged'), outcome.message);
+  assert.ok(outcome.ms < 10_000, `bounded (${outcome.ms} ms)`);
+  assert.equal(readFileSync(file, 'utf8'), 'old');
+  assert.deepEqual(readdirSync(dir), ['a.json']);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -79,4 +79,38 @@ test('temp files left by a killed writer are removed by the next update', async 
   writeFileSync(join(dir, '.other.txt.0123456789abcdef.tmp'), 'not ours');
   await updateFile(file, () => 'v2');
   assert.deepEqual(readdirSync(dir).sort(), ['.other.txt.0123456789abcdef.tmp', 'a.txt', 'a.txt.lock']);
+});
+
+test('through a symlink the lock and the write are on its target; the link stays a link', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'real'));
+  const target = join(dir, 'real', 'a.txt');
+  const link = join(dir, 'a.txt');
+  writeFileSync(target, '1');
+  symlinkSync(target, link);
+  assert.equal(await updateFile(link, (text) => String(Number(text) + 1)), '2');
+  assert.ok(lstatSync(link).isSymbolicLink());
+  assert.equal(readFileSync(target, 'utf8'), '2');
+  assert.deepEqual(readdirSync(join(dir, 'real')).sort(), ['a.txt', 'a.txt.lock']);
+  assert.deepEqual(readdirSync(dir).sort(), ['a.txt', 'real']);
+  // A process holding the target's lock keeps an update through the link waiting.
+  await holdLock(t, target);
+  await assert.rejects(updateFile(link, () => 'x', { timeout: 100 }), LockTimeoutError);
+  assert.equal(readFileSync(target, 'utf8'), '2');
+});
+
+test('a directory as the target rejects; nothing is left behind', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'folder'));
+  let called = false;
+  await assert.rejects(updateFile(join(dir, 'folder'), () => ((called = true), 'x')), (error) => {
+    assert.equal(error.code, 'EISDIR');
+    assert.ok(error.message.includes(join(dir, 'folder')), error.message);
+    return true;
+  });
+  assert.equal(called, false);
+  assert.deepEqual(readdirSync(join(dir, 'folder')), []);
+  const handle = await tryLock(join(dir, 'folder'));
+  assert.ok(handle, 'the lock was released');
+  handle.release();
 });

@@ -101,6 +101,25 @@ test('a value JSON cannot hold is a TypeError and nothing is written', async (t)
   assert.deepEqual(readdirSync(dir).sort(), ['a.jsonc', 'a.jsonc.lock']);
 });
 
+test('an updater that throws rejects with that error; nothing is written, the lock is released', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'a.jsonc');
+  writeFileSync(file, human);
+  const boom = new Error('boom');
+  await assert.rejects(
+    updateJsonc(file, (draft) => {
+      draft.saves = 99;
+      throw boom;
+    }),
+    (error) => error === boom,
+  );
+  assert.equal(readFileSync(file, 'utf8'), human);
+  assert.deepEqual(readdirSync(dir).sort(), ['a.jsonc', 'a.jsonc.lock']);
+  const handle = await tryLock(file);
+  assert.ok(handle, 'the lock was released');
+  handle.release();
+});
+
 test('a missing file is ENOENT unless opts.default is given; then it is created as 2-space JSON', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'new.jsonc');
@@ -110,7 +129,8 @@ test('a missing file is ENOENT unless opts.default is given; then it is created 
   const value = await updateJsonc(file, (draft) => void draft.concepts.push('x'), { default: { concepts: [] } });
   assert.deepEqual(value, { concepts: ['x'] });
   assert.equal(readFileSync(file, 'utf8'), '{\n  "concepts": [\n    "x"\n  ]\n}\n');
-  await assert.rejects(updateJsonc(join(dir, 'missing', 'a.jsonc'), () => {}, { default: {} }), { code: 'ENOENT' });
+  const orphan = join(dir, 'missing', 'a.jsonc');
+  await assert.rejects(updateJsonc(orphan, () => {}, { default: {} }), (error) => error.code === 'ENOENT' && error.message.includes(orphan));
 });
 
 test('an unchanged value writes nothing: same inode and mtime', async (t) => {
