@@ -2,18 +2,43 @@
 // noisy moment on a shared machine hurts every case alike; each case reports its median round.
 import { cpus } from 'node:os';
 
+export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
 /** measure runs each case `iterations` times per round; resolves µs per call, median of the rounds, by name. */
 export async function measure(cases, { iterations, rounds = 7 }) {
+  const samples = await sample(cases, () => iterations, rounds);
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+}
+
+/**
+ * measureFor is measure for cases whose speeds differ by orders of magnitude: each case runs as
+ * many times per round as fit in about `roundMs`. Resolves { name: µs per call of each round }.
+ */
+export async function measureFor(cases, { roundMs, rounds }) {
+  const iterations = {};
+  for (const [name, run] of Object.entries(cases)) {
+    let count = 0;
+    const started = performance.now();
+    while (performance.now() - started < roundMs / 4) {
+      await run();
+      count++;
+    }
+    iterations[name] = Math.max(1, Math.round((count * roundMs) / (performance.now() - started)));
+  }
+  return sample(cases, (name) => iterations[name], rounds);
+}
+
+async function sample(cases, iterationsOf, rounds) {
   const samples = Object.fromEntries(Object.keys(cases).map((name) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, run] of Object.entries(cases)) {
+      const iterations = iterationsOf(name);
       const started = process.hrtime.bigint();
       for (let i = 0; i < iterations; i++) await run();
       samples[name].push(Number(process.hrtime.bigint() - started) / 1000 / iterations);
     }
   }
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+  return samples;
 }
 
 /** The machine line every benchmark prints first. */

@@ -1,0 +1,127 @@
+// The implementations the benchmark puts side by side, each behind the same two calls:
+//   lock(path)           resolves with a release function once the exclusive lock on `path` is held
+//   update(path, change) one read-modify-write of a JSONC file under that lock
+// Peers run with their defaults, except that waiting polls briefly (their defaults fail at once
+// or poll every 100 ms) and abandoned locks go stale after PEER_STALE_MS.
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { applyEdits, modify, parse } from 'jsonc-parser';
+import { lock, updateJsonc } from '../dist/index.js';
+
+const require = createRequire(import.meta.url);
+
+/** What each persona update does: one more save, one more concept, comments kept. */
+export function change(draft, concept) {
+  draft.saves += 1;
+  draft.concepts.push(concept);
+}
+
+// The peers' read-modify-write: the same change made with jsonc-parser edits (so comments stay),
+// written with write-file-atomic (temp file, fsync, rename), as an app using them would.
+async function editAndWrite(path, concept) {
+  const writeFileAtomic = require('write-file-atomic');
+  const text = await readFile(path, 'utf8');
+  const saves = parse(text).saves + 1;
+  let edited = applyEdits(text, modify(text, ['saves'], saves, {}));
+  edited = applyEdits(edited, modify(edited, ['concepts', -1], concept, { isArrayInsertion: true }));
+  await writeFileAtomic(path, edited);
+}
+
+function withPeerLock(lockFn) {
+  return async (path, concept) => {
+    const release = await lockFn(path);
+    try {
+      await editAndWrite(path, concept);
+    } finally {
+      await release();
+    }
+  };
+}
+
+/** Milliseconds after which a peer treats a lock as abandoned: proper-lockfile's minimum. */
+export const PEER_STALE_MS = 2000;
+
+function lockedfile(backend) {
+  return {
+    name: `lockedfile/${backend}`,
+    setting: backend === 'flock' ? 'kernel drops the lock of a dead holder' : 'pid-file lock, default polls (5 ms doubling to 100 ms); a dead holder is seen at the next poll',
+    lock: async (path) => {
+      const handle = await lock(path, { backend });
+      return () => handle.release();
+    },
+    update: (path, concept) => updateJsonc(path, (draft) => change(draft, concept), { backend }),
+  };
+}
+
+const properLockfile = {
+  name: 'proper-lockfile',
+  setting: `mkdir lock, stale ${PEER_STALE_MS} ms (its minimum), retry 1 ms growing 1.5x to 20 ms`,
+  lock: (path) =>
+    require('proper-lockfile').lock(path, {
+      stale: PEER_STALE_MS,
+      retries: { forever: true, factor: 1.5, minTimeout: 1, maxTimeout: 20 },
+    }),
+};
+properLockfile.update = withPeerLock(properLockfile.lock);
+
+const npmLockfile = {
+  name: 'lockfile',
+  setting: `O_EXCL lock file, poll every 1 ms, stale ${PEER_STALE_MS} ms (by default it has none: a dead holder's lock stays forever)`,
+  lock: async (path) => {
+    const { lock: take, unlock } = require('lockfile');
+    const lockfilePath = `${path}.lock`;
+    await promisify(take)(lockfilePath, { wait: 2 ** 31 - 1, pollPeriod: 1, stale: PEER_STALE_MS });
+    return () => promisify(unlock)(lockfilePath);
+  },
+};
+npmLockfile.update = withPeerLock(npmLockfile.lock);
+
+// fs-ext's flock blocks a libuv pool thread while it waits: open, flock, unlock, close per cycle.
+const fsExt = {
+  name: 'fs-ext',
+  setting: 'flock(2) in the libuv thread pool; kernel drops the lock of a dead holder',
+  lock: async (path) => {
+    const flock = promisify(require('fs-ext').flock);
+    const fd = openSync(`${path}.lock`, 'a');
+    try {
+      await flock(fd, 'ex');
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    return async () => {
+      await flock(fd, 'un');
+      closeSync(fd);
+    };
+  },
+};
+fsExt.update = withPeerLock(fsExt.lock);
+
+/** The implementations in table order; `missing` says why one cannot run here. */
+export const impls = [lockedfile('flock'), lockedfile('pidfile'), properLockfile, npmLockfile, fsExt].map((impl) => ({
+  ...impl,
+  missing: unavailable(impl.name),
+}));
+
+function unavailable(name) {
+  const module = { 'proper-lockfile': 'proper-lockfile', lockfile: 'lockfile', 'fs-ext': 'fs-ext' }[name];
+  if (!module) return undefined;
+  try {
+    require(module);
+    if (name !== 'fs-ext') require('write-file-atomic');
+    return undefined;
+  } catch (error) {
+    return `not installed or not built (${error.code ?? error.message})`;
+  }
+}
+
+/** The lossy baseline for the persona scenario: the same read-modify-write with no lock. */
+export const unlocked = { name: 'no lock (lossy)', update: editAndWrite };
+
+export function implNamed(name) {
+  const impl = [...impls, unlocked].find((candidate) => candidate.name === name);
+  if (!impl) throw new Error(`bench: no implementation named ${name}`);
+  return impl;
+}
