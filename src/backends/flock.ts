@@ -23,11 +23,16 @@ class FlockTicket implements Ticket {
 const ident = new Float64Array(2);
 let recordBytes: Uint8Array | undefined;
 
+/** This process's holder record, made once (it reads /proc for the start time). */
+function holderRecord(): Uint8Array {
+  recordBytes ??= Buffer.from(`${JSON.stringify(ownIdentity())}\n`);
+  return recordBytes;
+}
+
 /** Written when the lock file does not already hold it, so repeated acquisitions cost one read. */
 function writeHolderRecord(addon: FlockAddon, fd: number): void {
-  recordBytes ??= Buffer.from(`${JSON.stringify(ownIdentity())}\n`);
   // A read-only lock file still locks; the record is then simply not written.
-  addon.writeRecord(fd, recordBytes);
+  addon.writeRecord(fd, holderRecord());
 }
 
 function operation(addon: FlockAddon, shared: boolean): number {
@@ -65,6 +70,7 @@ export const flockBackend: Backend<FlockTicket> = {
 
   acquire(ticket: FlockTicket, shared: boolean, signal: AbortSignal): Promise<void> {
     const addon = loadAddon();
+    holderRecord(); // made now, while waiting costs nothing, rather than once the lock is ours
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         addon.abandon(id);
