@@ -1,6 +1,6 @@
 // The benchmark: every implementation on the same six scenarios, in one run, on this machine.
-//   npm run bench [-- --quick] [-- --only crash,scale]
-// Prints a markdown table and writes bench/results/latest.{md,json,svg}.
+//   npm run bench [-- --quick] [--only crash,scale] [--out folder]
+// Prints a markdown table and writes latest.{md,json,svg} into bench/results/ (or --out).
 import { mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir, type } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,9 @@ import * as scale from './scenarios/scale.js';
 import * as uncontended from './scenarios/uncontended.js';
 
 const scenarios = [uncontended, contended, persona, crash, scale, memory];
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' } },
+});
 const chosen = args.only ? scenarios.filter((scenario) => args.only.split(',').includes(scenario.about.name)) : scenarios;
 
 const available = impls.filter((impl) => !impl.missing);
@@ -65,4 +67,4 @@ for (const [index, scenario] of chosen.entries()) {
 }
 if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
 process.stderr.write(`bench: done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-console.log(writeReports(report, fileURLToPath(new URL('./results/', import.meta.url))));
+console.log(writeReports(report, args.out ?? fileURLToPath(new URL('./results/', import.meta.url))));
