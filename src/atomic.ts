@@ -67,7 +67,8 @@ async function retrying<T>(step: () => Promise<T>): Promise<T> {
   }
 }
 
-async function syncFolder(folder: string): Promise<void> {
+/** syncFolder makes a rename in `folder` durable (where the platform can fsync a folder). */
+export async function syncFolder(folder: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(folder, 'r');
@@ -102,9 +103,10 @@ export async function writeFileAtomic(path: string | URL, data: string | Uint8Ar
 
 /**
  * replaceFile is writeFileAtomic for a `target` already resolved by writeTarget (no symlink left
- * to follow); `shown` is the path errors name.
+ * to follow); `shown` is the path errors name. With `syncLater`, the folder is not fsynced: the
+ * caller does it (syncFolder) before it reports the write done.
  */
-export async function replaceFile(target: string, bytes: string | Uint8Array, opts: WriteOptions, shown = target): Promise<void> {
+export async function replaceFile(target: string, bytes: string | Uint8Array, opts: WriteOptions, shown = target, syncLater = false): Promise<void> {
   const existing = await stat(target).catch((error: unknown) => {
     if (errorCode(error) === 'ENOENT') return undefined;
     throw explained(error, 'write', shown);
@@ -132,5 +134,5 @@ export async function replaceFile(target: string, bytes: string | Uint8Array, op
     await unlink(temp).catch(() => {});
     throw explained(error, 'write', shown);
   }
-  if (opts.fsync !== false) await syncFolder(dirname(target));
+  if (opts.fsync !== false && !syncLater) await syncFolder(dirname(target));
 }

@@ -2,7 +2,8 @@
 // the file's exclusive lock is held, so concurrent updaters never lose each other's changes.
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { type WriteOptions, removeTempFiles, replaceFile, writeTarget } from './atomic.js';
+import { dirname } from 'node:path';
+import { type WriteOptions, removeTempFiles, replaceFile, syncFolder, writeTarget } from './atomic.js';
 import { errorCode, explained } from './errors.js';
 import { checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
 import { withLock } from './lock.js';
@@ -38,7 +39,8 @@ export async function updateFile(
   const target = await writeTarget(file).catch((error: unknown) => {
     throw explained(error, 'update', file);
   });
-  return withLock(
+  let wrote = false;
+  const result = await withLock(
     target,
     async () => {
       await removeTempFiles(target);
@@ -51,11 +53,16 @@ export async function updateFile(
         throw new TypeError(`lockedfile: updateFile(${target}): fn must return a string or undefined, got ${typeof next}. The file is unchanged.`);
       }
       // The target is resolved and locked: no second realpath on the way to the rename.
-      await replaceFile(target, next, opts, file);
+      await replaceFile(target, next, opts, file, true);
+      wrote = true;
       return next;
     },
     { ...opts, shared: false },
   );
+  // The folder's fsync makes the rename durable; it needs no lock, so the next writer need not
+  // wait for it. This update is reported done only after it.
+  if (wrote && opts.fsync !== false) await syncFolder(dirname(target));
+  return result;
 }
 
 /** Options for updateJsonc and readJsonc: `default` stands in for a missing file. */
