@@ -19,7 +19,8 @@ export class Child {
     this.stderr = '';
     proc.stderr?.on('data', (data) => (this.stderr += data));
     createInterface({ input: proc.stdout }).on('line', (line) => this.#push(line));
-    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': after 'exit' stdout may still hold lines not yet read.
+    this.exited = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
     this.exited.then(() => {
       for (const waiter of this.waiters.splice(0)) waiter.reject(new Error(`child ${this.pid} exited before "${waiter.match}"; stderr: ${this.stderr}`));
     });

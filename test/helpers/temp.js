@@ -6,6 +6,12 @@ import { join } from 'node:path';
 /** tempDir makes a fresh folder (its real path) and removes it after the test `t`. */
 export function tempDir(t) {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'lockedfile-test-')));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Never throws: a failing test's children may still be writing here, and a throwing hook
+  // would skip the later hooks that kill them, leaving the test waiting on them for ever.
+  t.after(() => {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    } catch {}
+  });
   return dir;
 }
