@@ -1,7 +1,19 @@
 // JSONC that people also edit by hand: parse with comments and trailing commas, and write a new
 // value back as the smallest set of edits to the old text, so that every comment and the
 // formatting of everything that did not change stay byte for byte.
-import { type FormattingOptions, type JSONPath, type ParseError, applyEdits, findNodeAtLocation, modify, parse, parseTree, printParseErrorCode } from 'jsonc-parser';
+import {
+  type FormattingOptions,
+  type JSONPath,
+  type ParseError,
+  SyntaxKind,
+  applyEdits,
+  createScanner,
+  findNodeAtLocation,
+  modify,
+  parse,
+  parseTree,
+  printParseErrorCode,
+} from 'jsonc-parser';
 import { isDeepStrictEqual } from 'node:util';
 
 /** JsoncParseError: the file is not valid JSONC. `line` and `column` are 1-based. */
@@ -52,10 +64,65 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Guesses the file's indentation and line ending, so that inserted parts look like the rest. */
+/**
+ * Guesses the file's indentation (from the first line that starts with a value or a key, never
+ * from a comment) and line ending, so that inserted parts look like the rest.
+ */
 function formattingOf(text: string): FormattingOptions {
-  const indent = /^([ \t]+)\S/m.exec(text)?.[1] ?? '  ';
+  let indent = '  ';
+  const scanner = createScanner(text, false);
+  for (let kind = scanner.scan(); kind !== SyntaxKind.EOF; kind = scanner.scan()) {
+    if ([SyntaxKind.Trivia, SyntaxKind.LineBreakTrivia, SyntaxKind.LineCommentTrivia, SyntaxKind.BlockCommentTrivia].includes(kind)) continue;
+    const offset = scanner.getTokenOffset();
+    const lead = text.slice(text.lastIndexOf('\n', offset - 1) + 1, offset);
+    if (/^[ \t]+$/.test(lead)) {
+      indent = lead;
+      break;
+    }
+  }
   return { insertSpaces: !indent.startsWith('\t'), tabSize: indent.startsWith('\t') ? 1 : indent.length, eol: text.includes('\r\n') ? '\r\n' : '\n' };
+}
+
+/**
+ * Appends `value` (as `key` when the container is an object) to the object or array at `path`,
+ * in its layout, moving nothing else: after the last member or element, on a line of its own
+ * after that one's line (its comments stay with it) when each sits on its own line, else right
+ * after it; in an empty container, on a line before the closing bracket's when that has its own
+ * line, else inside the brackets. Undefined for the rare layouts this does not know.
+ */
+function appendAt(text: string, path: JSONPath, key: string | undefined, value: unknown, formatting: FormattingOptions): string | undefined {
+  const root = parseTree(text, [], { allowTrailingComma: true })!;
+  const container = path.length === 0 ? root : findNodeAtLocation(root, path);
+  if (!container || (container.type !== 'object' && container.type !== 'array')) return undefined;
+  const close = container.offset + container.length - 1; // the closing bracket
+  const unit = formatting.insertSpaces ? ' '.repeat(formatting.tabSize ?? 2) : '\t';
+  const lineStartOf = (offset: number) => text.lastIndexOf('\n', offset - 1) + 1;
+  const entry = (indent: string | undefined) => {
+    const json = JSON.stringify(value, null, indent === undefined ? undefined : unit);
+    return `${key === undefined ? '' : `${JSON.stringify(key)}: `}${indent === undefined ? json : json.replaceAll('\n', `${formatting.eol}${indent}`)}`;
+  };
+  const insert = (at: number, part: string) => `${text.slice(0, at)}${part}${text.slice(at)}`;
+
+  const last = container.children?.at(-1);
+  if (!last) {
+    const closeLine = lineStartOf(close);
+    const closeIndent = text.slice(closeLine, close);
+    if (closeLine <= container.offset || !/^[ \t]*$/.test(closeIndent)) return insert(close, entry(undefined));
+    return insert(closeLine, `${closeIndent}${unit}${entry(closeIndent + unit)}${formatting.eol}`);
+  }
+  const lastEnd = last.offset + last.length;
+  // A comma already after the last one (trailing commas are allowed), perhaps past comments.
+  const hasComma = /^(\s|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*,/.test(text.slice(lastEnd, close));
+  const lastLine = lineStartOf(last.offset);
+  const indent = text.slice(lastLine, last.offset);
+  const lineEnd = text.indexOf('\n', lastEnd);
+  if (lastLine > container.offset && /^[ \t]*$/.test(indent) && lineEnd !== -1 && lineEnd < close) {
+    const at = text[lineEnd - 1] === '\r' ? lineEnd - 1 : lineEnd;
+    const appended = insert(at, `${formatting.eol}${indent}${entry(indent)}`);
+    return hasComma ? appended : `${appended.slice(0, lastEnd)},${appended.slice(lastEnd)}`;
+  }
+  if (hasComma) return undefined; // `[1, 2, ]` on one line
+  return insert(lastEnd, `, ${entry(undefined)}`);
 }
 
 /**
@@ -96,6 +163,13 @@ export function editJsonc(text: string, old: unknown, next: unknown): string {
   const set = (path: JSONPath, value: unknown, isArrayInsertion = false) => {
     result = value === undefined ? removeAt(result, path) : applyEdits(result, modify(result, path, value, { formattingOptions, isArrayInsertion }));
   };
+  // A new member or element goes after the last one (appendAt), where jsonc-parser's own
+  // insertion would re-indent the lines around it and carry the last one's comment along.
+  const append = (path: JSONPath, key: string | undefined, value: unknown) => {
+    const appended = appendAt(result, path, key, value, formattingOptions);
+    if (appended === undefined) set(key === undefined ? [...path, -1] : [...path, key], value, key === undefined);
+    else result = appended;
+  };
   const walk = (path: JSONPath, before: unknown, after: unknown): void => {
     if (isDeepStrictEqual(before, after)) return;
     if (isPlainObject(before) && isPlainObject(after)) {
@@ -103,12 +177,12 @@ export function editJsonc(text: string, old: unknown, next: unknown): string {
       for (const [key, value] of Object.entries(after)) {
         if (value === undefined) continue;
         if (key in before) walk([...path, key], before[key], value);
-        else set([...path, key], value);
+        else append(path, key, value);
       }
     } else if (Array.isArray(before) && Array.isArray(after)) {
       const common = Math.min(before.length, after.length);
       for (let index = 0; index < common; index++) walk([...path, index], before[index], after[index]);
-      for (let index = common; index < after.length; index++) set([...path, index], after[index], true);
+      for (let index = common; index < after.length; index++) append(path, undefined, after[index]);
       for (let index = before.length - 1; index >= after.length; index--) set([...path, index], undefined);
     } else {
       set(path, after);

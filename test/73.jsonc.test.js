@@ -171,3 +171,25 @@ test('property: the written text parses to the new value and keeps the comments 
     { numRuns: 60 },
   );
 });
+
+test('an append keeps the last line\'s comment with it and the layout of every other line', async (t) => {
+  const dir = tempDir(t);
+  const cases = [
+    // A comment after the last element stays on its line; the new one gets a line of its own.
+    ['{"list": [\n    1 // one\n  ]}', (d) => void d.list.push(2), '{"list": [\n    1, // one\n    2\n  ]}'],
+    // The indentation comes from the JSON, never from a comment's continuation line.
+    ['/* a\n   b */\n{\n  "n": 0,\n  "list": [\n    0\n  ],\n  "tail": 1\n}\n', (d) => void d.list.push({ x: 1 }), '/* a\n   b */\n{\n  "n": 0,\n  "list": [\n    0,\n    {\n      "x": 1\n    }\n  ],\n  "tail": 1\n}\n'],
+    // Into an empty array that holds only a comment: before the closing bracket's line.
+    ['{"list": [\n    // nothing yet\n  ]}', (d) => void d.list.push(2), '{"list": [\n    // nothing yet\n    2\n  ]}'],
+    // A new member after a last member with a trailing comment, with CRLF line ends.
+    ['{\r\n  "a": 1 // about a\r\n}\r\n', (d) => void (d.b = 2), '{\r\n  "a": 1, // about a\r\n  "b": 2\r\n}\r\n'],
+    // One-line arrays stay on one line.
+    ['{"list": [1, /* c */ 2 /* after */, 3]}', (d) => void d.list.push(4), '{"list": [1, /* c */ 2 /* after */, 3, 4]}'],
+  ];
+  for (const [index, [before, change, after]] of cases.entries()) {
+    const file = join(dir, `case${index}.jsonc`);
+    writeFileSync(file, before);
+    await updateJsonc(file, change, { fsync: false });
+    assert.equal(readFileSync(file, 'utf8'), after, `case ${index}`);
+  }
+});
