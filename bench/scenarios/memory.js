@@ -7,10 +7,10 @@ export const about = { name: 'memory', title: 'Memory kept over many lock/releas
 const MB = 2 ** 20;
 
 export async function run({ impls, fileFor, quick, progress }) {
-  const cycles = quick ? 50_000 : 1_000_000;
+  const cycles = quick ? 40_000 : 1_000_000;
   // lockedfile always runs the whole count (the figure this scenario exists for); peers stop at
   // the time limit, which for the slowest is long before a million cycles.
-  const peerMaxMs = quick ? 1_500 : 30_000;
+  const peerMaxMs = quick ? 1_000 : 30_000;
   const results = [];
   for (const impl of impls) {
     progress(`${impl.name}, up to ${cycles.toLocaleString('en-US')} cycles`);

@@ -8,7 +8,7 @@ const series = [1, 2, 4, 8, 16];
 
 export async function run({ impls, fileFor, quick, progress }) {
   const runs = quick ? 1 : 3;
-  const ms = quick ? 200 : 1000;
+  const ms = quick ? 150 : 1000;
   const results = [];
   for (const impl of impls) {
     const points = [];
