@@ -102,15 +102,14 @@ fsExt.update = withPeerLock(fsExt.lock);
 /** The implementations in table order; `missing` says why one cannot run here. */
 export const impls = [lockedfile('flock'), lockedfile('pidfile'), properLockfile, npmLockfile, fsExt].map((impl) => ({
   ...impl,
-  missing: unavailable(impl.name),
+  missing: impl.name.startsWith('lockedfile/') ? undefined : unavailable(impl.name),
 }));
 
+/** Why a peer (its npm name is its name) or write-file-atomic, which every peer needs, cannot load. */
 function unavailable(name) {
-  const module = { 'proper-lockfile': 'proper-lockfile', lockfile: 'lockfile', 'fs-ext': 'fs-ext' }[name];
-  if (!module) return undefined;
   try {
-    require(module);
-    if (name !== 'fs-ext') require('write-file-atomic');
+    require(name);
+    require('write-file-atomic');
     return undefined;
   } catch (error) {
     return `not installed or not built (${error.code ?? error.message})`;

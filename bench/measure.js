@@ -1,6 +1,7 @@
 // Timing shared by the benchmarks: every case runs in each of several rounds, interleaved, so a
 // noisy moment on a shared machine hurts every case alike; each case reports its median round.
 import { cpus } from 'node:os';
+import { loadAddon } from '../dist/native.js';
 
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
@@ -39,6 +40,21 @@ async function sample(cases, iterationsOf, rounds) {
     }
   }
   return samples;
+}
+
+/**
+ * rawFlockCycle returns the floor every lock is measured against: open the lock file, flock it,
+ * unlock, close, straight through the addon with no policy at all.
+ */
+export function rawFlockCycle(lockfilePath) {
+  const addon = loadAddon();
+  const ident = new Float64Array(2);
+  return () => {
+    const fd = addon.open(lockfilePath, 0o600, ident);
+    addon.flock(fd, addon.LOCK_EX | addon.LOCK_NB);
+    addon.flock(fd, addon.LOCK_UN);
+    addon.close(fd);
+  };
 }
 
 /** The machine line every benchmark prints first. */

@@ -5,24 +5,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lock, lockSync } from '../dist/index.js';
-import { loadAddon } from '../dist/native.js';
-import { machine, measure } from './measure.js';
+import { machine, measure, rawFlockCycle } from './measure.js';
 
 const iterations = Number(process.argv[2] ?? 50_000);
 const rounds = 7;
 const dir = mkdtempSync(join(tmpdir(), 'lockedfile-bench-'));
 const path = join(dir, 'state.json');
-const lockfilePath = `${path}.lock`;
-const addon = loadAddon();
-const ident = new Float64Array(2);
 
 const cases = {
-  'raw open+flock+close (addon)': () => {
-    const fd = addon.open(lockfilePath, 0o600, ident);
-    addon.flock(fd, addon.LOCK_EX | addon.LOCK_NB);
-    addon.flock(fd, addon.LOCK_UN);
-    addon.close(fd);
-  },
+  'raw open+flock+close (addon)': rawFlockCycle(`${path}.lock`),
   'lockSync()+release()': () => lockSync(path).release(),
   'await lock()+release()': async () => (await lock(path)).release(),
 };

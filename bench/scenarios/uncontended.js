@@ -1,22 +1,11 @@
 // 1. Uncontended lock + release, async, in one process, beside the raw system calls under a
 // flock lock (open, flock, unlock, close through the addon, synchronously).
-import { loadAddon } from '../../dist/native.js';
-import { measureFor, median } from '../measure.js';
+import { measureFor, median, rawFlockCycle } from '../measure.js';
 
 export const about = { name: 'uncontended', title: 'Uncontended lock + release (async, one process)', unit: 'µs/op', better: 'lower' };
 
 export async function run({ impls, fileFor, quick, progress }) {
-  const addon = loadAddon();
-  const ident = new Float64Array(2);
-  const rawLock = `${fileFor('raw')}.lock`;
-  const cases = {
-    'raw open+flock+close': () => {
-      const fd = addon.open(rawLock, 0o600, ident);
-      addon.flock(fd, addon.LOCK_EX | addon.LOCK_NB);
-      addon.flock(fd, addon.LOCK_UN);
-      addon.close(fd);
-    },
-  };
+  const cases = { 'raw open+flock+close': rawFlockCycle(`${fileFor('raw')}.lock`) };
   for (const impl of impls) {
     const path = fileFor(impl.name);
     cases[impl.name] = async () => (await impl.lock(path))();
