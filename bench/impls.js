@@ -1,6 +1,6 @@
 // The implementations the benchmark puts side by side, each behind the same two calls:
 //   lock(path)           resolves with a release function once the exclusive lock on `path` is held
-//   update(path, change) one read-modify-write of a JSONC file under that lock
+//   update(path, concept) one persona update (change, below) of a JSONC file under that lock
 // Peers run with their defaults, except that waiting polls briefly (their defaults fail at once
 // or poll every 100 ms) and abandoned locks go stale after PEER_STALE_MS.
 import { createRequire } from 'node:module';
