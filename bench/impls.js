@@ -46,6 +46,7 @@ export const PEER_STALE_MS = 2000;
 function lockedfile(backend) {
   return {
     name: `lockedfile/${backend}`,
+    ours: true,
     setting: backend === 'flock' ? 'kernel drops the lock of a dead holder' : 'pid-file lock, default polls (5 ms doubling to 100 ms); a dead holder is seen at the next poll',
     lock: async (path) => {
       const handle = await lock(path, { backend });
@@ -102,7 +103,7 @@ fsExt.update = withPeerLock(fsExt.lock);
 /** The implementations in table order; `missing` says why one cannot run here. */
 export const impls = [lockedfile('flock'), lockedfile('pidfile'), properLockfile, npmLockfile, fsExt].map((impl) => ({
   ...impl,
-  missing: impl.name.startsWith('lockedfile/') ? undefined : unavailable(impl.name),
+  missing: impl.ours ? undefined : unavailable(impl.name),
 }));
 
 /** Why a peer (its npm name is its name) or write-file-atomic, which every peer needs, cannot load. */

@@ -64,6 +64,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The offset where the line holding `offset` starts. */
+function lineStartOf(text: string, offset: number): number {
+  return text.lastIndexOf('\n', offset - 1) + 1;
+}
+
 /**
  * Guesses the file's indentation (from the first line that starts with a value or a key, never
  * from a comment) and line ending, so that inserted parts look like the rest.
@@ -74,7 +79,7 @@ function formattingOf(text: string): FormattingOptions {
   for (let kind = scanner.scan(); kind !== SyntaxKind.EOF; kind = scanner.scan()) {
     if ([SyntaxKind.Trivia, SyntaxKind.LineBreakTrivia, SyntaxKind.LineCommentTrivia, SyntaxKind.BlockCommentTrivia].includes(kind)) continue;
     const offset = scanner.getTokenOffset();
-    const lead = text.slice(text.lastIndexOf('\n', offset - 1) + 1, offset);
+    const lead = text.slice(lineStartOf(text, offset), offset);
     if (/^[ \t]+$/.test(lead)) {
       indent = lead;
       break;
@@ -96,7 +101,6 @@ function appendAt(text: string, path: JSONPath, key: string | undefined, value: 
   if (!container || (container.type !== 'object' && container.type !== 'array')) return undefined;
   const close = container.offset + container.length - 1; // the closing bracket
   const unit = formatting.insertSpaces ? ' '.repeat(formatting.tabSize ?? 2) : '\t';
-  const lineStartOf = (offset: number) => text.lastIndexOf('\n', offset - 1) + 1;
   const entry = (indent: string | undefined) => {
     const json = JSON.stringify(value, null, indent === undefined ? undefined : unit);
     return `${key === undefined ? '' : `${JSON.stringify(key)}: `}${indent === undefined ? json : json.replaceAll('\n', `${formatting.eol}${indent}`)}`;
@@ -105,7 +109,7 @@ function appendAt(text: string, path: JSONPath, key: string | undefined, value: 
 
   const last = container.children?.at(-1);
   if (!last) {
-    const closeLine = lineStartOf(close);
+    const closeLine = lineStartOf(text, close);
     const closeIndent = text.slice(closeLine, close);
     if (closeLine <= container.offset || !/^[ \t]*$/.test(closeIndent)) return insert(close, entry(undefined));
     return insert(closeLine, `${closeIndent}${unit}${entry(closeIndent + unit)}${formatting.eol}`);
@@ -113,7 +117,7 @@ function appendAt(text: string, path: JSONPath, key: string | undefined, value: 
   const lastEnd = last.offset + last.length;
   // A comma already after the last one (trailing commas are allowed), perhaps past comments.
   const hasComma = /^(\s|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*,/.test(text.slice(lastEnd, close));
-  const lastLine = lineStartOf(last.offset);
+  const lastLine = lineStartOf(text, last.offset);
   const indent = text.slice(lastLine, last.offset);
   const lineEnd = text.indexOf('\n', lastEnd);
   if (lastLine > container.offset && /^[ \t]*$/.test(indent) && lineEnd !== -1 && lineEnd < close) {
@@ -144,7 +148,7 @@ function removeAt(text: string, path: JSONPath): string {
     if (before && !/\/\/|\*\//.test(before[0])) start -= before[0].length;
   }
   // Leave no blank line behind when the member had its line to itself.
-  const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+  const lineStart = lineStartOf(text, start);
   const rest = /^[ \t]*(\r?\n)/.exec(text.slice(end));
   if (/^[ \t]*$/.test(text.slice(lineStart, start)) && rest) {
     start = lineStart;

@@ -15,7 +15,7 @@ export async function run({ impls, fileFor, quick, progress }) {
   for (const impl of impls) {
     progress(`${impl.name}, up to ${cycles.toLocaleString('en-US')} cycles`);
     const worker = new Worker(impl.name, fileFor(impl.name), ['--expose-gc']);
-    const maxMs = impl.name.startsWith('lockedfile/') ? 1e12 : peerMaxMs;
+    const maxMs = impl.ours ? 1e12 : peerMaxMs;
     const answer = await worker.ask({ op: 'memory', n: cycles, maxMs });
     await worker.kill();
     const { first, middle, last } = answer;
