@@ -60,6 +60,11 @@ export function checkJsonValue(value: unknown, path: string, where = '$', seen =
   throw new TypeError(`lockedfile: ${path}: the new value holds ${type === 'number' ? String(value) : `a ${type}`} at ${where}; JSON cannot hold it. The file is unchanged.`);
 }
 
+/** A member to append to an object (with its key) or an element to append to an array (no key). */
+type Entry = readonly [key: string | undefined, value: unknown];
+
+const isLeaf = (value: unknown) => value === null || typeof value !== 'object';
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -89,30 +94,33 @@ function formattingOf(text: string): FormattingOptions {
 }
 
 /**
- * Appends `value` (as `key` when the container is an object) to the object or array at `path`,
- * in its layout, moving nothing else: after the last member or element, on a line of its own
- * after that one's line (its comments stay with it) when each sits on its own line, else right
- * after it; in an empty container, on a line before the closing bracket's when that has its own
- * line, else inside the brackets. Undefined for the rare layouts this does not know.
+ * Appends `entries` (values, with their keys when the container is an object) to the object or
+ * array at `path`, in its layout, moving nothing else: after the last member or element, each on
+ * a line of its own after that one's line (its comments stay with it) when each sits on its own
+ * line, else right after it; in an empty container, on lines before the closing bracket's when
+ * that has its own line, else inside the brackets. Undefined for the rare layouts this does not know.
  */
-function appendAt(text: string, path: JSONPath, key: string | undefined, value: unknown, formatting: FormattingOptions): string | undefined {
+function appendAt(text: string, path: JSONPath, entries: ReadonlyArray<Entry>, formatting: FormattingOptions): string | undefined {
   const root = parseTree(text, [], { allowTrailingComma: true })!;
   const container = path.length === 0 ? root : findNodeAtLocation(root, path);
   if (!container || (container.type !== 'object' && container.type !== 'array')) return undefined;
   const close = container.offset + container.length - 1; // the closing bracket
   const unit = formatting.insertSpaces ? ' '.repeat(formatting.tabSize ?? 2) : '\t';
-  const entry = (indent: string | undefined) => {
+  const entry = ([key, value]: Entry, indent: string | undefined) => {
     const json = JSON.stringify(value, null, indent === undefined ? undefined : unit);
     return `${key === undefined ? '' : `${JSON.stringify(key)}: `}${indent === undefined ? json : json.replaceAll('\n', `${formatting.eol}${indent}`)}`;
   };
+  /** The entries, each on its own line at `indent`, or (undefined) one after another on one line. */
+  const all = (indent: string | undefined) =>
+    entries.map((item) => entry(item, indent)).join(indent === undefined ? ', ' : `,${formatting.eol}${indent}`);
   const insert = (at: number, part: string) => `${text.slice(0, at)}${part}${text.slice(at)}`;
 
   const last = container.children?.at(-1);
   if (!last) {
     const closeLine = lineStartOf(text, close);
     const closeIndent = text.slice(closeLine, close);
-    if (closeLine <= container.offset || !/^[ \t]*$/.test(closeIndent)) return insert(close, entry(undefined));
-    return insert(closeLine, `${closeIndent}${unit}${entry(closeIndent + unit)}${formatting.eol}`);
+    if (closeLine <= container.offset || !/^[ \t]*$/.test(closeIndent)) return insert(close, all(undefined));
+    return insert(closeLine, `${closeIndent}${unit}${all(closeIndent + unit)}${formatting.eol}`);
   }
   const lastEnd = last.offset + last.length;
   // A comma already after the last one (trailing commas are allowed), perhaps past comments.
@@ -122,11 +130,11 @@ function appendAt(text: string, path: JSONPath, key: string | undefined, value: 
   const lineEnd = text.indexOf('\n', lastEnd);
   if (lastLine > container.offset && /^[ \t]*$/.test(indent) && lineEnd !== -1 && lineEnd < close) {
     const at = text[lineEnd - 1] === '\r' ? lineEnd - 1 : lineEnd;
-    const appended = insert(at, `${formatting.eol}${indent}${entry(indent)}`);
+    const appended = insert(at, `${formatting.eol}${indent}${all(indent)}`);
     return hasComma ? appended : `${appended.slice(0, lastEnd)},${appended.slice(lastEnd)}`;
   }
   if (hasComma) return undefined; // `[1, 2, ]` on one line
-  return insert(lastEnd, `, ${entry(undefined)}`);
+  return insert(lastEnd, `, ${all(undefined)}`);
 }
 
 /**
@@ -167,31 +175,54 @@ export function editJsonc(text: string, old: unknown, next: unknown): string {
   const set = (path: JSONPath, value: unknown, isArrayInsertion = false) => {
     result = value === undefined ? removeAt(result, path) : applyEdits(result, modify(result, path, value, { formattingOptions, isArrayInsertion }));
   };
-  // A new member or element goes after the last one (appendAt), where jsonc-parser's own
+  // New members or elements go after the last one (appendAt), where jsonc-parser's own
   // insertion would re-indent the lines around it and carry the last one's comment along.
-  const append = (path: JSONPath, key: string | undefined, value: unknown) => {
-    const appended = appendAt(result, path, key, value, formattingOptions);
-    if (appended === undefined) set(key === undefined ? [...path, -1] : [...path, key], value, key === undefined);
-    else result = appended;
+  const append = (path: JSONPath, entries: Entry[]) => {
+    if (entries.length === 0) return;
+    const appended = appendAt(result, path, entries, formattingOptions);
+    if (appended !== undefined) result = appended;
+    else for (const [key, value] of entries) set(key === undefined ? [...path, -1] : [...path, key], value, key === undefined);
   };
+  // Changed numbers, strings, booleans and nulls are replaced together at the end, from one parse:
+  // every structural edit above leaves their paths as they were. (Each edit parses the whole
+  // text, so edit by edit a large file with many small changes would be parsed many times.)
+  const leaves: Array<{ path: JSONPath; value: unknown }> = [];
   const walk = (path: JSONPath, before: unknown, after: unknown): void => {
     if (isDeepStrictEqual(before, after)) return;
     if (isPlainObject(before) && isPlainObject(after)) {
       for (const key of Object.keys(before)) if (!(key in after) || after[key] === undefined) set([...path, key], undefined);
+      const added: Entry[] = [];
       for (const [key, value] of Object.entries(after)) {
         if (value === undefined) continue;
         if (key in before) walk([...path, key], before[key], value);
-        else append(path, key, value);
+        else added.push([key, value]);
       }
+      append(path, added);
     } else if (Array.isArray(before) && Array.isArray(after)) {
       const common = Math.min(before.length, after.length);
       for (let index = 0; index < common; index++) walk([...path, index], before[index], after[index]);
-      for (let index = common; index < after.length; index++) append(path, undefined, after[index]);
+      append(
+        path,
+        after.slice(common).map((value) => [undefined, value]),
+      );
       for (let index = before.length - 1; index >= after.length; index--) set([...path, index], undefined);
+    } else if (isLeaf(before) && isLeaf(after)) {
+      leaves.push({ path, value: after });
     } else {
       set(path, after);
     }
   };
   walk([], old, next);
-  return result;
+  return replaceLeaves(result, leaves);
+}
+
+/** Replaces the values at `leaves` (each a number, string, boolean or null) in one pass. */
+function replaceLeaves(text: string, leaves: ReadonlyArray<{ path: JSONPath; value: unknown }>): string {
+  if (leaves.length === 0) return text;
+  const root = parseTree(text, [], { allowTrailingComma: true })!;
+  const edits = leaves.map(({ path, value }) => {
+    const node = path.length === 0 ? root : findNodeAtLocation(root, path)!;
+    return { offset: node.offset, length: node.length, content: JSON.stringify(value) };
+  });
+  return applyEdits(text, edits);
 }

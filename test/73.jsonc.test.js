@@ -185,6 +185,11 @@ test('an append keeps the last line\'s comment with it and the layout of every o
     ['{\r\n  "a": 1 // about a\r\n}\r\n', (d) => void (d.b = 2), '{\r\n  "a": 1, // about a\r\n  "b": 2\r\n}\r\n'],
     // One-line arrays stay on one line.
     ['{"list": [1, /* c */ 2 /* after */, 3]}', (d) => void d.list.push(4), '{"list": [1, /* c */ 2 /* after */, 3, 4]}'],
+    // Several at once, each in the place it would take if appended one after another.
+    ['{"list": [\n    // nothing yet\n  ]}', (d) => void d.list.push(2, 3), '{"list": [\n    // nothing yet\n    2,\n    3\n  ]}'],
+    ['{"list": [1]}', (d) => void d.list.push(2, 3), '{"list": [1, 2, 3]}'],
+    // New members, a nested value and a changed one in a single update.
+    ['{\r\n  "a": 1 // about a\r\n}\r\n', (d) => void Object.assign(d, { a: 5, b: 2, c: [3] }), '{\r\n  "a": 5, // about a\r\n  "b": 2,\r\n  "c": [\r\n    3\r\n  ]\r\n}\r\n'],
   ];
   for (const [index, [before, change, after]] of cases.entries()) {
     const file = join(dir, `case${index}.jsonc`);
