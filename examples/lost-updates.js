@@ -1,6 +1,6 @@
 // The bug this package exists for, in miniature: four processes each add 50 entries to one
 // JSON file by load-modify-save. Without a lock most additions vanish; with withLock none do.
-//   npm run demo            (or: node examples/lost-updates.js)
+//   node examples/lost-updates.js
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

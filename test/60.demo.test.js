@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run } from './helpers/children.js';
 
-test('npm run demo: without a lock facts are lost, with withLock all 200 are kept', async () => {
+test('examples/lost-updates.js: without a lock facts are lost, with withLock all 200 are kept', async () => {
   const demo = fileURLToPath(new URL('../examples/lost-updates.js', import.meta.url));
   const { code, stdout, stderr } = await run(process.execPath, [demo]);
   assert.equal(code, 0, stderr);
