@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// The lockedfile command, in the spirit of flock(1): run a command while holding the lock on a
+// path, or say whether that lock is held. Shell scripts and other tools share the same locks as
+// the library (with the flock backend, flock(1) and Python's fcntl.flock too).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { BackendChoice } from './backends/select.js';
+import { LockTimeoutError } from './errors.js';
+import { type LockHandle, lock } from './lock.js';
+
+const usage = `Usage:
+  lockedfile [--shared] [--timeout MS | --nonblock] [--backend B] PATH -- COMMAND [ARGS...]
+  lockedfile status [--backend B] PATH
+  lockedfile --help | --version
+
+Runs COMMAND while holding the lock on PATH (kept in PATH.lock), and exits with its status.
+The lock is held by this process for as long as the command runs, and released when it ends;
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the command.
+
+  -s, --shared       take a shared (read) lock; many may hold one at once
+  -t, --timeout MS   give up after MS milliseconds (default: wait as long as it takes)
+  -n, --nonblock     give up at once if the lock is held
+  -b, --backend B    flock (default; not on Windows), pidfile (default on Windows), or auto;
+                     every process sharing a lock must use the same backend
+
+status PATH says whether the lock on PATH is free (exit 0) or held (exit 1), and by whom where
+the lock file records it.
+
+Exit status: the command's own; 128+N if a signal N ended it; 75 if the lock was busy
+(--nonblock) or the wait timed out; 69 if the lock could not be taken (the message says why);
+126 if the command could not be run, 127 if it was not found; 64 for a usage error.`;
+
+const osSignals: Partial<Record<string, number>> = constants.signals;
+
+/** Exit statuses (sysexits.h where one fits). */
+const EXIT = { free: 0, held: 1, usage: 64, unavailable: 69, busy: 75, cannotRun: 126, notFound: 127 } as const;
+
+class UsageError extends Error {}
+
+type Invocation =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'status'; path: string; backend: BackendChoice | undefined }
+  | { kind: 'run'; path: string; command: string[]; shared: boolean; timeout: number | undefined; backend: BackendChoice | undefined };
+
+function parse(argv: string[]): Invocation {
+  // Everything after the first `--` is the command's, options included.
+  const split = argv.indexOf('--');
+  const { values, positionals } = parseArgs({
+    args: split === -1 ? argv : argv.slice(0, split),
+    allowPositionals: true,
+    options: {
+      shared: { type: 'boolean', short: 's' },
+      timeout: { type: 'string', short: 't' },
+      nonblock: { type: 'boolean', short: 'n' },
+      backend: { type: 'string', short: 'b' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+    },
+  });
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  const backend = values.backend as BackendChoice | undefined;
+  if (backend !== undefined && !['auto', 'flock', 'pidfile'].includes(backend)) {
+    throw new UsageError(`--backend must be auto, flock or pidfile, got ${JSON.stringify(backend)}`);
+  }
+  if (values.timeout !== undefined && values.nonblock) throw new UsageError('use --timeout or --nonblock, not both');
+  const timeout = values.nonblock ? 0 : values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeout !== undefined && !(timeout >= 0)) throw new UsageError(`--timeout must be a number of milliseconds >= 0, got ${JSON.stringify(values.timeout)}`);
+
+  if (positionals[0] === 'status' && split === -1) {
+    if (positionals.length !== 2) throw new UsageError('status takes one PATH');
+    if (values.shared || timeout !== undefined) throw new UsageError('status takes no option but --backend');
+    return { kind: 'status', path: positionals[1]!, backend };
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length === 0 ? 'no PATH given' : `give one PATH, then -- and the command (got ${positionals.map((word) => JSON.stringify(word)).join(' ')})`);
+  }
+  const command = split === -1 ? [] : argv.slice(split + 1);
+  if (command.length === 0) throw new UsageError(`no COMMAND given: write lockedfile ${positionals[0]} -- COMMAND`);
+  return { kind: 'run', path: positionals[0]!, command, shared: values.shared ?? false, timeout, backend };
+}
+
+/** Prints `message` to stderr and exits with `status`. */
+function fail(message: string, status: number): never {
+  process.stderr.write(`lockedfile: ${message}\n`);
+  process.exit(status);
+}
+
+/** Takes the lock, or exits with 75 (busy, timed out) or 69 (any other failure) and the reason. */
+async function take(path: string, options: { shared: boolean; timeout: number | undefined; backend: BackendChoice | undefined }): Promise<LockHandle> {
+  try {
+    return await lock(path, options);
+  } catch (error) {
+    if (error instanceof LockTimeoutError && options.timeout === 0) {
+      fail(`${path} is locked (${error.holder ? `held by ${error.holder}` : 'holder not recorded'}); not waiting (--nonblock).`, EXIT.busy);
+    }
+    if (error instanceof LockTimeoutError) fail(error.message.replace(/^lockedfile: /, '').replace('opts.timeout', '--timeout'), EXIT.busy);
+    fail((error as Error).message.replace(/^lockedfile: /, ''), EXIT.unavailable);
+  }
+}
+
+/** Runs the command while holding the lock; exits with the command's status. */
+async function run({ path, command, ...options }: Extract<Invocation, { kind: 'run' }>): Promise<never> {
+  const handle = await take(path, options);
+  const [program, ...args] = command as [string, ...string[]];
+  const child = spawn(program, args, { stdio: 'inherit' });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+  for (const signal of signals) process.on(signal, forward);
+  const status = await new Promise<number>((resolve) => {
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      process.stderr.write(`lockedfile: cannot run ${program}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`);
+      resolve(error.code === 'ENOENT' ? EXIT.notFound : EXIT.cannotRun);
+    });
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (osSignals[signal ?? ''] ?? 0)));
+  });
+  handle.release();
+  process.exit(status);
+}
+
+/** Says whether the lock is free (0) or held (1), and by whom where it is known. */
+async function status({ path, backend }: Extract<Invocation, { kind: 'status' }>): Promise<never> {
+  // Asking must not leave a lock file behind where there was none.
+  if (!existsSync(`${path}.lock`)) {
+    console.log(`${path}: free (no lock file)`);
+    process.exit(EXIT.free);
+  }
+  const probe = async (shared: boolean) => {
+    try {
+      (await lock(path, { backend, shared, timeout: 0 })).release();
+      return { free: true as const };
+    } catch (error) {
+      if (error instanceof LockTimeoutError) return { free: false as const, holder: error.holder };
+      return fail((error as Error).message.replace(/^lockedfile: /, ''), EXIT.unavailable);
+    }
+  };
+  const exclusive = await probe(false);
+  if (exclusive.free) {
+    console.log(`${path}: free`);
+    process.exit(EXIT.free);
+  }
+  const shared = await probe(true);
+  if (shared.free) console.log(`${path}: held shared (by one or more readers; they are not recorded)`);
+  else console.log(`${path}: held by ${exclusive.holder ?? 'a process that does not record itself (flock(1), Python, ...)'}`);
+  process.exit(EXIT.held);
+}
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+let invocation: Invocation;
+try {
+  invocation = parse(process.argv.slice(2));
+} catch (error) {
+  const message = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') ? (error as Error).message : String(error);
+  fail(`${message.replace(/\.$/, '')}. See lockedfile --help.`, EXIT.usage);
+}
+if (invocation.kind === 'help') console.log(usage);
+else if (invocation.kind === 'version') console.log(version());
+else if (invocation.kind === 'status') await status(invocation);
+else await run(invocation);
