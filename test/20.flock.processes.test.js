@@ -4,13 +4,15 @@ import { once } from 'node:events';
 import { readdirSync, readlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { tryLock, tryLockSync, lock } from 'lockedfile';
 import { holdLock, holder, releaseAndWait, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { track } from './helpers/promises.js';
+import { needs, testWhere } from './helpers/platform.js';
+
+const test = testWhere(needs.flock, needs.flockCommand);
 
 // These tests are about the kernel lock: they ask for the flock backend by name, so that a
 // LOCKEDFILE_BACKEND in the environment cannot turn them into pid-file tests.

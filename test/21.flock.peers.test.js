@@ -2,12 +2,14 @@
 // They lock the same file we do (path + '.lock'), so each side must exclude the other.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { lock, tryLock, tryLockSync } from 'lockedfile';
 import { run, spawnChild } from './helpers/children.js';
 import { track } from './helpers/promises.js';
 import { tempDir } from './helpers/temp.js';
+import { needs, testWhere } from './helpers/platform.js';
+
+const test = testWhere(needs.flock, needs.flockCommand, needs.python, needs.bash);
 
 // Peers share the kernel's flock, not pid files: ask for that backend by name, so that a
 // LOCKEDFILE_BACKEND in the environment cannot change what these tests prove.

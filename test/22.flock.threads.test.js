@@ -8,7 +8,6 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -17,6 +16,9 @@ import { LockTimeoutError, lock, lockSync, tryLock, tryLockSync } from 'lockedfi
 import { holdLock, holder, releaseAndWait, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { track, untilTestEnds, within } from './helpers/promises.js';
+import { needs, testWhere } from './helpers/platform.js';
+
+const test = testWhere(needs.flock, needs.flockCommand);
 
 // Kernel-lock tests: the flock backend by name, whatever LOCKEDFILE_BACKEND says.
 const FLOCK = { backend: 'flock' };

@@ -4,10 +4,12 @@
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
+import { needs, testWhere } from './helpers/platform.js';
+
+const test = testWhere(needs.flock, needs.flockCommand);
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';

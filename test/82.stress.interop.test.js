@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { STRESS, arena } from './helpers/stress.js';
+import { needs, testWhere } from './helpers/platform.js';
+
+const test = testWhere(needs.flock, needs.flockCommand, needs.python, needs.bash);
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 

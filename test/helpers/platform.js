@@ -1,0 +1,24 @@
+// What this machine offers the tests: flock(2) (not on Windows) and the peer programs that take
+// the same locks. A test file that needs one declares it, and is skipped, saying why, where it
+// is missing, rather than failing for a reason that has nothing to do with the package.
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+
+const found = (command, args) => spawnSync(command, args, { stdio: 'ignore' }).status === 0;
+
+export const needs = {
+  flock: process.platform === 'win32' ? 'flock(2) does not exist on Windows' : undefined,
+  flockCommand: found('flock', ['--version']) ? undefined : 'flock(1) is not installed',
+  python: found('python3', ['-c', 'import fcntl']) ? undefined : 'python3 with fcntl is not available',
+  bash: found('bash', ['-c', 'true']) ? undefined : 'bash is not available',
+};
+
+/**
+ * testWhere returns node:test's `test`, with every test skipped (with the first missing thing
+ * as the reason) unless all of `reasons` are undefined.
+ */
+export function testWhere(...reasons) {
+  const missing = reasons.find(Boolean);
+  if (!missing) return test;
+  return (name, ...rest) => test(name, { skip: missing }, () => {});
+}
