@@ -47,8 +47,8 @@ const exists = (name, file) =>
 const missing = (name, file) =>
   new PersonaError('EPERSONAMISSING', file, `persona ${name} does not exist (${file}). Create it with createPersona, or import it.`);
 
-/** The ENOENT of a persona file that is not there (or whose folder is not). */
-const isMissing = (error, file) => error?.code === 'ENOENT' && (error.path === file || error.path === dirname(file));
+/** The ENOENT of a persona file that is not there (or whose folder, and so its lock file's, is not). */
+const isMissing = (error, file) => error?.code === 'ENOENT' && [file, dirname(file), `${file}.lock`].includes(error.path);
 
 /** Throws unless `value` has the shape of a persona file (it came from `where`). */
 function checkPersona(value, where) {
@@ -59,7 +59,7 @@ function checkPersona(value, where) {
         ? '"entity" must be the persona\'s name (letters, digits, "-" or "_")'
         : !Array.isArray(value.concepts) || value.concepts.some((concept) => typeof concept?.name !== 'string')
           ? '"concepts" must be an array of concepts, each with a "name"'
-          : value.settings !== undefined && (typeof value.settings !== 'object' || value.settings === null)
+          : value.settings !== undefined && (typeof value.settings !== 'object' || value.settings === null || Array.isArray(value.settings))
             ? '"settings" must be an object'
             : undefined;
   if (problem) throw new PersonaError('EPERSONAINVALID', where, `${where} is not a persona: ${problem}. Nothing was changed.`);
@@ -151,8 +151,9 @@ async function flush(file) {
  * backupPersonas copies human.jsonc and every persona file into a new folder under
  * `dir/backups/`, as one snapshot: all the files are copied while their shared locks are held,
  * so edits wait for the copy rather than land in the middle of it. The folder is filled under a
- * hidden name and renamed when complete (and flushed to disk), so a backup folder is never
- * partial. Resolves with the backup's folder and the personas in it.
+ * hidden name, its files flushed to disk, and renamed when complete, so a backup folder is never
+ * partial. (A backup killed half-way leaves its hidden folder behind.) Resolves with the
+ * backup's folder and the personas in it.
  */
 export async function backupPersonas(dir) {
   const names = await listPersonas(dir);
