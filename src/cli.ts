@@ -67,7 +67,7 @@ function parse(argv: string[]): Invocation {
     throw new UsageError(`--backend must be auto, flock or pidfile, got ${JSON.stringify(backend)}`);
   }
   if (values.timeout !== undefined && values.nonblock) throw new UsageError('use --timeout or --nonblock, not both');
-  const timeout = values.nonblock ? 0 : values.timeout === undefined ? undefined : Number(values.timeout);
+  const timeout = values.nonblock ? 0 : values.timeout === undefined ? undefined : values.timeout.trim() === '' ? NaN : Number(values.timeout);
   if (timeout !== undefined && !(timeout >= 0)) throw new UsageError(`--timeout must be a number of milliseconds >= 0, got ${JSON.stringify(values.timeout)}`);
 
   if (positionals[0] === 'status' && split === -1) {
@@ -106,10 +106,12 @@ async function take(path: string, options: { shared: boolean; timeout: number | 
 async function run({ path, command, ...options }: Extract<Invocation, { kind: 'run' }>): Promise<never> {
   const handle = await take(path, options);
   const [program, ...args] = command as [string, ...string[]];
-  const child = spawn(program, args, { stdio: 'inherit' });
+  // Listening before the spawn: a signal arriving just after it must not kill this process (and
+  // release the lock) with the command still running. Listeners run on a later tick, after
+  // `child` is set.
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
-  for (const signal of signals) process.on(signal, forward);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(signal, forward);
+  const child = spawn(program, args, { stdio: 'inherit' });
   const status = await new Promise<number>((resolve) => {
     child.on('error', (error: NodeJS.ErrnoException) => {
       process.stderr.write(`lockedfile: cannot run ${program}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`);

@@ -55,6 +55,11 @@ function checkNumber(value: unknown, name: string, min: number): number {
   return value;
 }
 
+/** Node's timers fire at once beyond 2^31-1 ms (24.8 days): any longer wait is a wait without end. */
+function forTimer(ms: number): number {
+  return ms > 2 ** 31 - 1 ? Infinity : ms;
+}
+
 /** resolveRequest validates a call's arguments and fills in the defaults. */
 export function resolveRequest(path: unknown, options: LockOptions = {}): Request {
   if (typeof options !== 'object' || options === null) throw new TypeError('lockedfile: opts must be an object.');
@@ -69,7 +74,7 @@ export function resolveRequest(path: unknown, options: LockOptions = {}): Reques
     lockfilePath,
     backend,
     shared: options.shared === true && backend.sharedLocks,
-    timeout: options.timeout === undefined ? Infinity : checkNumber(options.timeout, 'timeout', 0),
+    timeout: options.timeout === undefined ? Infinity : forTimer(checkNumber(options.timeout, 'timeout', 0)),
     signal,
     backendOptions: custom
       ? {
