@@ -83,6 +83,11 @@ function parse(argv: string[]): Invocation {
   return { kind: 'run', path: positionals[0]!, command, shared: values.shared ?? false, timeout, backend };
 }
 
+/** An error's message without the library's own "lockedfile: " prefix, which fail() adds back. */
+function reason(error: unknown): string {
+  return (error as Error).message.replace(/^lockedfile: /, '');
+}
+
 /** Prints `message` to stderr and exits with `status`. */
 function fail(message: string, status: number): never {
   process.stderr.write(`lockedfile: ${message}\n`);
@@ -97,8 +102,8 @@ async function take(path: string, options: { shared: boolean; timeout: number | 
     if (error instanceof LockTimeoutError && options.timeout === 0) {
       fail(`${path} is locked (${error.holder ? `held by ${error.holder}` : 'holder not recorded'}); not waiting (--nonblock).`, EXIT.busy);
     }
-    if (error instanceof LockTimeoutError) fail(error.message.replace(/^lockedfile: /, '').replace('opts.timeout', '--timeout'), EXIT.busy);
-    fail((error as Error).message.replace(/^lockedfile: /, ''), EXIT.unavailable);
+    if (error instanceof LockTimeoutError) fail(reason(error).replace('opts.timeout', '--timeout'), EXIT.busy);
+    fail(reason(error), EXIT.unavailable);
   }
 }
 
@@ -136,7 +141,7 @@ async function status({ path, backend }: Extract<Invocation, { kind: 'status' }>
       return { free: true as const };
     } catch (error) {
       if (error instanceof LockTimeoutError) return { free: false as const, holder: error.holder };
-      return fail((error as Error).message.replace(/^lockedfile: /, ''), EXIT.unavailable);
+      return fail(reason(error), EXIT.unavailable);
     }
   };
   const exclusive = await probe(false);

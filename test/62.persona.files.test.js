@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parse } from 'jsonc-parser';
 import { tryLock } from 'lockedfile';
 import { HUMAN_HEADER, humanFile, updateHumanConceptMap } from '../examples/persona-app/human.js';
 import { createPersona, editPersona, exportPersona, importPersona, loadPersonas, personaFile } from '../examples/persona-app/personas.js';
 import { spawnChild } from './helpers/children.js';
+import { readJsoncFile } from './helpers/jsonc.js';
 import { tempDir } from './helpers/temp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,13 +37,6 @@ async function startTogether(children) {
 async function exitedCleanly(child) {
   const { code, signal } = await child.exited;
   assert.equal(code, 0, `child ${child.pid} exited with ${code ?? signal}: ${child.stderr}`);
-}
-
-function readJsoncFile(file) {
-  const errors = [];
-  const value = parse(readFileSync(file, 'utf8'), errors, { allowTrailingComma: true });
-  assert.deepEqual(errors, [], `${file} parses`);
-  return value;
 }
 
 const tempFiles = (folder) => readdirSync(folder).filter((name) => name.startsWith('.') && name.endsWith('.tmp'));

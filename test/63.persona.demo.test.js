@@ -5,21 +5,14 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'jsonc-parser';
 import { HUMAN_HEADER } from '../examples/persona-app/human.js';
 import { run } from './helpers/children.js';
+import { readJsoncFile } from './helpers/jsonc.js';
 import { tempDir } from './helpers/temp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const demo = join(root, 'examples/persona-app/demo.js');
 const PERSONAS = ['ada', 'basil', 'cleo', 'dex'];
-
-function readJsoncFile(file) {
-  const errors = [];
-  const value = parse(readFileSync(file, 'utf8'), errors, { allowTrailingComma: true });
-  assert.deepEqual(errors, [], `${file} parses`);
-  return value;
-}
 
 function lastLine(stdout) {
   return stdout.trim().split('\n').at(-1);

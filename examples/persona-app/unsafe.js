@@ -1,9 +1,9 @@
 // The bug the seeds describe, kept for comparison (`npm run demo -- --unsafe`): human.jsonc
 // loaded, changed and saved in place with no lock, as the app did before it used lockedfile.
 // Two personas that load the same version both save, and the later save erases the earlier.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parse } from 'jsonc-parser';
+import { readMap } from './check.js';
 import { mergeConcepts } from './concepts.js';
 import { humanFile } from './human.js';
 
@@ -17,14 +17,8 @@ export let unreadableLoads = 0;
  */
 export async function loadUnlocked(dir) {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const errors = [];
-    let map;
-    try {
-      map = parse(readFileSync(humanFile(dir), 'utf8'), errors, { allowTrailingComma: true });
-    } catch {
-      errors.push('unreadable');
-    }
-    if (errors.length === 0 && Array.isArray(map?.concepts)) return map;
+    const map = readMap(humanFile(dir));
+    if (map) return map;
     unreadableLoads += 1;
     await delay(1);
   }
