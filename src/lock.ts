@@ -37,33 +37,34 @@ interface Hold {
   readonly gate: Gate<Hold>;
   acquiredAt: number;
   released: boolean;
+  /** Handles still holding it: the outer one and every nested one. The kernel lock lasts until none is left. */
+  refs: number;
 }
 
 const gates = new Map<string, Gate<Hold>>();
 /** The holds the current async context owns through withLock, by key. */
 const context = new AsyncLocalStorage<ReadonlyMap<string, Hold>>();
 
-// A held lock whose handle is garbage-collected can never be released by its owner: say so
-// loudly, and release it, rather than keep the lock until the process exits.
+// A held lock whose handle is garbage-collected can never be released by its owner: say so.
+// It is never released here: the holder may still be working (`await lock(f)` kept for the
+// process's lifetime), and letting go behind its back would let a second holder in.
 const forgotten = new FinalizationRegistry<Hold>((hold) => {
   if (hold.released) return;
   process.emitWarning(
-    `lockedfile: the lock on ${hold.request.path} was garbage-collected while held; it has been released. ` +
-      'Call release() (or use withLock / `using`) when done with a lock.',
+    `lockedfile: the handle of the lock on ${hold.request.path} was garbage-collected while held; ` +
+      'the lock stays held until this process exits. Call release() (or use withLock / `using`) when done with a lock.',
     { code: 'LOCKEDFILE_LEAKED_LOCK' },
   );
-  releaseHold(hold);
 });
 
 class Handle implements LockHandle {
   #released = false;
   constructor(
     readonly hold: Hold,
-    /** Nested holds ride on an outer hold and leave the kernel lock to it. */
-    private readonly nested: boolean,
     private readonly acquiredAt: number,
   ) {
-    if (!nested) forgotten.register(this, hold, this);
+    hold.refs++;
+    forgotten.register(this, hold, this);
   }
   get path(): string {
     return this.hold.request.path;
@@ -83,11 +84,10 @@ class Handle implements LockHandle {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    if (!this.nested) {
-      forgotten.unregister(this);
-      releaseHold(this.hold);
-    }
+    forgotten.unregister(this);
+    // Published first: the next waiter in this process may be granted within releaseHold.
     onReleased(this.hold.request, performance.now() - this.acquiredAt);
+    if (--this.hold.refs === 0) releaseHold(this.hold);
   }
   [Symbol.dispose](): void {
     this.release();
@@ -128,7 +128,7 @@ function prepare(request: Request): Hold | Handle {
     gate = new Gate<Hold>(startAcquiring);
     gates.set(key, gate);
   }
-  return { request, key, ticket, gate, acquiredAt: 0, released: false };
+  return { request, key, ticket, gate, acquiredAt: 0, released: false, refs: 0 };
 }
 
 function nestedHold(outer: Hold, request: Request): Handle {
@@ -143,13 +143,13 @@ function nestedHold(outer: Hold, request: Request): Handle {
   }
   const now = performance.now();
   onAcquired(request, 0, false);
-  return new Handle(outer, true, now);
+  return new Handle(outer, now);
 }
 
 function granted(hold: Hold, startedAt: number, contended: boolean): Handle {
   hold.acquiredAt = performance.now();
   onAcquired(hold.request, hold.acquiredAt - startedAt, contended);
-  return new Handle(hold, false, hold.acquiredAt);
+  return new Handle(hold, hold.acquiredAt);
 }
 
 /** Drops a hold that never got the lock: closes its ticket and lets the next request go. */
