@@ -61,11 +61,17 @@ class Addon : public Napi::Addon<Addon> {
     std::string path = info[0].As<Napi::String>().Utf8Value();
     mode_t mode = info[1].As<Napi::Number>().Uint32Value();
     Napi::Float64Array ident = info[2].As<Napi::Float64Array>();
-    const int no_follow = O_CLOEXEC | O_NOFOLLOW;
-    int fd = OpenRetrying(path.c_str(), O_RDWR | O_CREAT | no_follow, mode);
+    // O_NONBLOCK: a FIFO planted at the lock path must not block this thread in open(); it is
+    // refused below. It changes nothing for a regular file's flock().
+    const int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+    int fd = OpenRetrying(path.c_str(), O_RDWR | O_CREAT | flags, mode);
     int error = errno;
-    // A lock file we may read but not write still locks (flock needs no write access).
-    if (fd < 0 && error == EACCES) fd = OpenRetrying(path.c_str(), O_RDONLY | no_follow, 0);
+    // A lock file we may read but not write still locks (flock needs no write access), on a
+    // read-only mount too.
+    if (fd < 0 && (error == EACCES || error == EROFS)) {
+      fd = OpenRetrying(path.c_str(), O_RDONLY | flags, 0);
+      if (fd < 0 && errno != ENOENT) error = errno;
+    }
     if (fd < 0) return Number(-error);
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -1,42 +1,50 @@
+import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
-/** The stable `code` strings this package's own errors carry. */
-export type LockErrorCode = 'ELOCKTIMEOUT' | 'ELOCKUPGRADE' | 'ELOCKHELD' | 'ELOCKBACKEND';
+/** The stable `code` strings this package's own lock errors carry. */
+export type LockErrorCode = 'ELOCKTIMEOUT' | 'ELOCKUPGRADE' | 'ELOCKHELD' | 'ELOCKBACKEND' | 'ELOCKFOREIGN';
+
+/**
+ * LockError is any failure this package reports itself, with a stable `code`, the `path` asked
+ * for and, where a lock file is involved, its `lockfilePath`.
+ */
+export class LockError extends Error {
+  override readonly name: string = 'LockError';
+  constructor(
+    readonly code: LockErrorCode,
+    readonly path: string,
+    message: string,
+    readonly lockfilePath?: string,
+    options?: ErrorOptions,
+  ) {
+    super(`lockedfile: ${message}`, options);
+  }
+}
 
 /**
  * LockTimeoutError is thrown when a lock was not granted within `timeout` ms. Its message names
- * the path, the time waited and, where the lock file records it, the holder.
+ * the path, the time waited and, where it is known, the holder.
  */
-export class LockTimeoutError extends Error {
+export class LockTimeoutError extends LockError {
   override readonly name = 'LockTimeoutError';
-  readonly code = 'ELOCKTIMEOUT';
+  declare readonly code: 'ELOCKTIMEOUT';
+  declare readonly lockfilePath: string;
   constructor(
-    /** The path whose lock was requested. */
-    readonly path: string,
-    /** The lock file that was waited on. */
-    readonly lockfilePath: string,
+    path: string,
+    lockfilePath: string,
     /** Milliseconds waited before giving up. */
     readonly waitedMs: number,
     /** Who held the lock when the wait ended, if known ("pid 4242 (node a.js) on host h ..."). */
     readonly holder: string | undefined,
   ) {
     super(
-      `lockedfile: timed out after ${Math.round(waitedMs)} ms waiting for the lock on ${path}` +
+      'ELOCKTIMEOUT',
+      path,
+      `timed out after ${Math.round(waitedMs)} ms waiting for the lock on ${path}` +
         ` (${holder ? `held by ${holder}` : 'holder unknown'}; lock file ${lockfilePath}).` +
         ' Raise opts.timeout, or find out why the holder keeps the lock.',
+      lockfilePath,
     );
-  }
-}
-
-/** LockError is any other failure this package reports itself, with a stable `code`. */
-export class LockError extends Error {
-  override readonly name = 'LockError';
-  constructor(
-    readonly code: LockErrorCode,
-    readonly path: string,
-    message: string,
-  ) {
-    super(`lockedfile: ${message}`);
   }
 }
 
@@ -44,7 +52,7 @@ export class LockError extends Error {
 const openAdvice: Record<string, string> = {
   ENOENT: 'its folder does not exist: create the folder first, or pass opts.lockfilePath',
   ENOTDIR: 'a part of its path is not a folder',
-  EACCES: 'permission denied: the folder must be writable to create the lock file, or pass opts.lockfilePath',
+  EACCES: 'permission denied: the folder must be writable to create the lock file (or, if the lock file exists, readable by this user), or pass opts.lockfilePath',
   EPERM: 'permission denied: the folder must be writable to create the lock file, or pass opts.lockfilePath',
   EROFS: 'the file system is read-only: pass opts.lockfilePath on a writable one',
   EISDIR: 'it is a directory: remove it, or pass opts.lockfilePath',
@@ -52,7 +60,16 @@ const openAdvice: Record<string, string> = {
   EINVAL: 'it is not a regular file: remove it, or pass opts.lockfilePath',
   EMFILE: 'this process has too many open files: release locks you no longer need, or raise the limit',
   ENFILE: 'the system has too many open files',
+  ENOLCK: 'the file system cannot lock files (NFS without a lock manager?): use a local file system, or pass opts.lockfilePath on one',
 };
+
+const errnoNames = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
+
+/** The name of an errno ('ENOLCK'), also where libuv has none (Node 20 says "Unknown system error -37"). */
+function errnoName(positive: number): string {
+  const name = getSystemErrorName(-positive);
+  return name.startsWith('Unknown') ? (errnoNames.get(positive) ?? name) : name;
+}
 
 /**
  * systemError builds an error in the shape of Node's own fs errors (`code`, `errno`, `syscall`,
@@ -60,7 +77,7 @@ const openAdvice: Record<string, string> = {
  */
 export function systemError(errno: number, syscall: string, lockfilePath: string, doing: string): NodeJS.ErrnoException {
   const positive = Math.abs(errno);
-  const code = getSystemErrorName(-positive);
+  const code = errnoName(positive);
   const advice = openAdvice[code] ?? 'see the code for the cause';
   const error: NodeJS.ErrnoException = new Error(`lockedfile: cannot ${doing} ${lockfilePath}: ${advice} (${code}).`);
   error.code = code;

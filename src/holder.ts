@@ -1,5 +1,6 @@
 // The holder record: who holds a lock, written into the lock file by the holder, so that a
 // timeout, the debug log or `lockedfile status` can say "held by pid 4242 (node a.js) on host h".
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { isAlive, processStartTime } from './platform/process.js';
@@ -31,21 +32,75 @@ export function ownIdentity(): HolderRecord {
   return own;
 }
 
-/** parseRecord reads a record written by any version of this package; undefined if unreadable. */
+/** No record of ours is longer; anything longer is another tool's file. */
+export const MAX_RECORD_BYTES = 1024;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// Printable, one line: what a hostname or a shortened command line can be.
+const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
+const KEYS = new Set(['pid', 'hostname', 'started', 'command', 'since', 'nonce']);
+
+function isText(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length <= max && PRINTABLE.test(value);
+}
+
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+/**
+ * parseRecord reads a record written by any version of this package; undefined for anything
+ * else. A lock file is untrusted input (another tool's file, or one written by an attacker):
+ * every field is checked for shape, type and length, and no field is ever used as a path.
+ */
 export function parseRecord(text: string): HolderRecord | undefined {
+  if (text.length > MAX_RECORD_BYTES) return undefined;
+  let record: Record<string, unknown>;
   try {
-    const record = JSON.parse(text) as Partial<HolderRecord>;
-    if (typeof record.pid !== 'number' || typeof record.hostname !== 'string') return undefined;
-    return {
-      pid: record.pid,
-      hostname: record.hostname,
-      started: Number(record.started) || 0,
-      command: String(record.command ?? ''),
-      ...(typeof record.since === 'number' && { since: record.since }),
-      ...(typeof record.nonce === 'string' && { nonce: record.nonce }),
-    };
+    record = JSON.parse(text) as Record<string, unknown>;
   } catch {
     return undefined;
+  }
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
+  if (!Object.keys(record).every((key) => KEYS.has(key))) return undefined;
+  const { pid, hostname: host, started, command, since, nonce } = record;
+  if (!Number.isSafeInteger(pid) || (pid as number) <= 0 || (pid as number) >= 2 ** 31) return undefined;
+  if (!isText(host, 255) || host === '') return undefined;
+  // Optional only for the sake of hand-made records; every writer of this package sets both.
+  if ((started !== undefined && !isTime(started)) || (command !== undefined && !isText(command, 300))) return undefined;
+  if (since !== undefined && !isTime(since)) return undefined;
+  if (nonce !== undefined && !(typeof nonce === 'string' && UUID.test(nonce))) return undefined;
+  return {
+    pid: pid as number,
+    hostname: host,
+    started: started ?? 0,
+    command: command ?? '',
+    ...(since !== undefined && { since }),
+    ...(nonce !== undefined && { nonce }),
+  };
+}
+
+/**
+ * readLockFile returns the text of a lock file without ever blocking or following a symlink
+ * (a FIFO planted at the lock path must not hang the reader); undefined if it is missing, not
+ * a regular file, or unreadable.
+ */
+export function readLockFile(lockfilePath: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(lockfilePath, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0));
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return undefined;
+    const bytes = Buffer.alloc(MAX_RECORD_BYTES + 1);
+    const length = readSync(fd, bytes, 0, bytes.length, 0);
+    return bytes.toString('utf8', 0, length);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

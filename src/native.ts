@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { LockError } from './errors.js';
 
 /** The addon's calls (see native/addon.cc). Numbers in, numbers out: no throwing across. */
 export interface FlockAddon {
@@ -17,34 +18,36 @@ export interface FlockAddon {
 }
 
 let loaded: FlockAddon | undefined;
-let loadError: Error | undefined;
+let loadFailure: Error | undefined;
 
 /**
  * loadAddon returns the flock addon, loading it once (a prebuild from `prebuilds/`, or a local
- * build from `build/`). It throws, every time it is asked, an error that says why it could not
- * be loaded and how to fix it.
+ * build from `build/`). It throws, every time it is asked, an ELOCKBACKEND LockError that says
+ * why it could not be loaded and how to fix it, naming the lock asked for.
  */
-export function loadAddon(): FlockAddon {
+export function loadAddon(path = '', lockfilePath?: string): FlockAddon {
   if (loaded) return loaded;
-  if (!loadError) {
+  if (!loadFailure) {
     try {
-      const require = createRequire(import.meta.url);
+      const requireHere = createRequire(import.meta.url);
       const packageRoot = fileURLToPath(new URL('..', import.meta.url));
-      const addon = (require('node-gyp-build') as (dir: string) => Partial<FlockAddon>)(packageRoot);
+      const addon = (requireHere('node-gyp-build') as (dir: string) => Partial<FlockAddon>)(packageRoot);
       if (typeof addon.open !== 'function') throw new Error('this platform has no flock(2)');
       loaded = addon as FlockAddon;
       return loaded;
     } catch (cause) {
-      loadError = new Error(
-        `lockedfile: the flock addon could not be loaded: ${(cause as Error).message.trim()}. ` +
-          'Rebuild it with `npm rebuild lockedfile` (this needs python3, make and a C++ compiler), ' +
-          'or allow the install script of lockedfile if your package manager skipped it. ' +
-          "To use pid files instead everywhere, pass { backend: 'pidfile' } or set LOCKEDFILE_BACKEND=pidfile " +
-          'in every process that shares these locks.',
-        { cause },
-      );
-      (loadError as NodeJS.ErrnoException).code = 'ELOCKBACKEND';
+      loadFailure = cause as Error;
     }
   }
-  throw loadError;
+  throw new LockError(
+    'ELOCKBACKEND',
+    path,
+    `cannot lock ${path || 'files'}: the flock addon could not be loaded: ${loadFailure.message.trim()}. ` +
+      'Rebuild it with `npm rebuild lockedfile` (this needs python3, make and a C++ compiler), ' +
+      'or allow the install script of lockedfile if your package manager skipped it. ' +
+      "To use pid files instead everywhere, pass { backend: 'pidfile' } or set LOCKEDFILE_BACKEND=pidfile " +
+      'in every process that shares these locks.',
+    lockfilePath,
+    { cause: loadFailure },
+  );
 }

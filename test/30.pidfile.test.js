@@ -315,22 +315,38 @@ test('taking over a stale pid file is race-free: of 8 processes that find the sa
   await Promise.all(children.map((child) => child.exited));
 });
 
-test('an unreadable pid file older than a second is taken over; a fresh one is respected', async (t) => {
-  for (const contents of ['not json at all', '', '{"pid":']) {
-    const { path, lockfile } = paths(t);
-    const seen = takeovers(t);
+test('an empty pid file older than a second is taken over; a fresh one is respected', async (t) => {
+  const { path, lockfile } = paths(t);
+  const seen = takeovers(t);
+  plant(lockfile, '');
+  assert.equal(await tryLock(path, PIDFILE), null, 'a fresh empty pid file was taken over');
+  const then = new Date(Date.now() - 1500);
+  utimesSync(lockfile, then, then);
+  const handle = await tryLock(path, PIDFILE);
+  assert.ok(handle, 'an empty pid file 1.5 s old was respected');
+  assert.equal(JSON.parse(readFileSync(lockfile, 'utf8')).pid, process.pid);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].holder, 'an unreadable lock file');
+  handle.release();
+  assert.equal(existsSync(lockfile), false);
+});
+
+test('a lock file that is not empty and holds no lockedfile record is refused with ELOCKFOREIGN and never touched, however old', async (t) => {
+  for (const contents of ['not json at all', '{"pid":', 'GEM\n  remote: https://rubygems.org/\n', '{"pid":1,"hostname":"h","nonce":"../../x"}']) {
+    const { dir, path, lockfile } = paths(t);
     plant(lockfile, contents);
-    assert.equal(await tryLock(path, PIDFILE), null, `a fresh unreadable pid file (${JSON.stringify(contents)}) was taken over`);
-    assert.equal(readFileSync(lockfile, 'utf8'), contents);
-    const then = new Date(Date.now() - 1500);
+    const then = new Date(Date.now() - 60_000);
     utimesSync(lockfile, then, then);
-    const handle = await tryLock(path, PIDFILE);
-    assert.ok(handle, `an unreadable pid file (${JSON.stringify(contents)}) 1.5 s old was respected`);
-    assert.equal(JSON.parse(readFileSync(lockfile, 'utf8')).pid, process.pid);
-    assert.equal(seen.length, 1);
-    assert.equal(seen[0].holder, 'an unreadable lock file');
-    handle.release();
-    assert.equal(existsSync(lockfile), false);
+    for (const attempt of [() => tryLock(path, PIDFILE), () => lock(path, { ...PIDFILE, timeout: 1000 })]) {
+      await assert.rejects(attempt(), (error) => {
+        assert.equal(error.code, 'ELOCKFOREIGN');
+        assert.equal(error.lockfilePath, lockfile);
+        assert.ok(error.message.includes(lockfile) && error.message.includes('opts.lockfilePath'), error.message);
+        return true;
+      });
+    }
+    assert.equal(readFileSync(lockfile, 'utf8'), contents, 'a foreign lock file was changed');
+    assert.deepEqual(readdirSync(dir), ['state.json.lock'], 'files were left behind');
   }
 });
 

@@ -2,11 +2,11 @@
 // Python's fcntl.flock and any other flock user. The kernel drops it the instant its holder
 // dies, so nothing here ever guesses staleness, and the lock file is never unlinked (a waiter
 // that opened the old file would lock an orphan while a newcomer locks a fresh file).
-import { readFileSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
 import { abortReason, systemError } from '../errors.js';
-import { describe, isDead, ownIdentity, parseRecord } from '../holder.js';
+import { MAX_RECORD_BYTES, describe, isDead, ownIdentity, parseRecord, readLockFile } from '../holder.js';
 import { type FlockAddon, loadAddon } from '../native.js';
 
 const { EWOULDBLOCK = 11, ETIMEDOUT = 110 } = constants.errno;
@@ -29,10 +29,25 @@ function holderRecord(): Uint8Array {
   return recordBytes;
 }
 
-/** Written when the lock file does not already hold it, so repeated acquisitions cost one read. */
+const current = Buffer.alloc(MAX_RECORD_BYTES + 1);
+
+/**
+ * Written only over an empty file or a lockedfile record: a lock file that holds anything else
+ * (Bundler's Gemfile.lock, or the data file itself passed as lockfilePath) belongs to someone
+ * else and is locked as it is, as flock(1) would. Repeated acquisitions cost one read.
+ */
 function writeHolderRecord(addon: FlockAddon, fd: number): void {
+  let length: number;
+  try {
+    length = readSync(fd, current, 0, current.length, 0);
+  } catch {
+    return; // not readable: not ours to write either
+  }
+  const mine = holderRecord();
+  if (length === mine.length && current.subarray(0, length).equals(mine)) return;
+  if (length > 0 && (length > MAX_RECORD_BYTES || parseRecord(current.toString('utf8', 0, length)) === undefined)) return;
   // A read-only lock file still locks; the record is then simply not written.
-  addon.writeRecord(fd, holderRecord());
+  addon.writeRecord(fd, mine);
 }
 
 function operation(addon: FlockAddon, shared: boolean): number {
@@ -53,8 +68,8 @@ export const flockBackend: Backend<FlockTicket> = {
   name: 'flock',
   sharedLocks: true,
 
-  open({ lockfilePath }: LockTarget, options: BackendOptions): FlockTicket {
-    const fd = loadAddon().open(lockfilePath, options.mode, ident);
+  open({ path, lockfilePath }: LockTarget, options: BackendOptions): FlockTicket {
+    const fd = loadAddon(path, lockfilePath).open(lockfilePath, options.mode, ident);
     if (fd < 0) throw systemError(fd, 'open', lockfilePath, 'open the lock file');
     return new FlockTicket(`${ident[0]}:${ident[1]}`, lockfilePath, fd);
   },
@@ -112,13 +127,8 @@ export const flockBackend: Backend<FlockTicket> = {
   },
 
   describeHolder(lockfilePath: string): string | undefined {
-    let text: string;
-    try {
-      text = readFileSync(lockfilePath, 'utf8');
-    } catch {
-      return undefined;
-    }
-    const record = parseRecord(text);
+    const text = readLockFile(lockfilePath);
+    const record = text === undefined ? undefined : parseRecord(text);
     // The record outlives its writer: a dead writer cannot be the one holding the kernel lock.
     return record && !isDead(record) ? describe(record) : undefined;
   },

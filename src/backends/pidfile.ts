@@ -4,18 +4,19 @@
 // from a dead process on this host is stale at once; one from another host only after `stale` ms
 // without the refresh its holder does every `stale / 3` ms.
 import { randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, renameSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, linkSync, openSync, readSync, renameSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { constants } from 'node:os';
 import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
 import { canonicalPath } from '../canonical.js';
-import { errorCode, systemError } from '../errors.js';
-import { type HolderRecord, describe, isDead, ownIdentity, parseRecord } from '../holder.js';
+import { LockError, errorCode, systemError } from '../errors.js';
+import { type HolderRecord, MAX_RECORD_BYTES, describe, isDead, ownIdentity, parseRecord } from '../holder.js';
 import { onTakeover } from '../observe.js';
 import { delays, sleep, sleepSync } from '../retry.js';
 
-const { EISDIR = 21 } = constants.errno;
+const { EISDIR = 21, EINVAL = 22 } = constants.errno;
 
-/** A record whose writer died between creating and filling the file is stale after this long. */
+/** An empty lock file (left by a writer that died on a file system without link(), or by another tool) is stale after this long. */
 const UNREADABLE_STALE_MS = 1000;
 /** Claims on claims: each level needs one more process to die inside a takeover. */
 const MAX_CLAIM_DEPTH = 4;
@@ -40,6 +41,8 @@ interface Instance {
   readonly id: string;
   readonly record: HolderRecord | undefined;
   readonly mtimeMs: number;
+  /** Bytes in the file: an unreadable file that is not empty is another tool's, never ours to replace. */
+  readonly size: number;
 }
 
 interface Fresh {
@@ -56,8 +59,31 @@ function errnoOf(error: unknown): number {
   return (error as NodeJS.ErrnoException).errno ?? -1;
 }
 
-/** Creates `file` holding `text`; false if it already exists. */
+// Where link() cannot make hard links (FAT, some network file systems): create and fill in place.
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
+/**
+ * Creates `file` holding `text`; false if it already exists. The record is written whole into a
+ * private file first and then linked into place (link() fails if the name exists, and never
+ * follows a symlink there), so nobody ever sees the lock file empty or half written — and a
+ * creator stalled between create and write can never be mistaken for a dead one.
+ */
 function createExclusive(file: string, text: string, mode: number, lockfilePath: string): boolean {
+  const pending = join(dirname(file), `.${basename(file)}.${randomUUID()}.pending`);
+  createInPlace(pending, text, mode, lockfilePath);
+  try {
+    linkSync(pending, file);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === 'EEXIST') return false;
+    if (!NO_LINKS.has(errorCode(error) ?? '')) throw systemError(errnoOf(error), 'link', lockfilePath, 'create the lock file');
+  } finally {
+    unlinkIfPresent(pending);
+  }
+  return createInPlace(file, text, mode, lockfilePath);
+}
+
+function createInPlace(file: string, text: string, mode: number, lockfilePath: string): boolean {
   let fd: number;
   try {
     // 'wx' is O_CREAT|O_EXCL: atomic, and never follows a symlink planted at `file`.
@@ -81,7 +107,8 @@ function createExclusive(file: string, text: string, mode: number, lockfilePath:
 function inspect(file: string, lockfilePath: string): Instance | undefined {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    // Never blocks on a FIFO planted at the lock path, never follows a symlink there.
+    fd = openSync(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOFOLLOW ?? 0));
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
     throw systemError(errnoOf(error), 'open', lockfilePath, 'read the lock file');
@@ -89,9 +116,12 @@ function inspect(file: string, lockfilePath: string): Instance | undefined {
   try {
     // Stat and read one descriptor, so that the mtime and the record belong to one version.
     const stats = fstatSync(fd);
-    if (!stats.isFile()) throw systemError(EISDIR, 'open', lockfilePath, 'use the lock file');
-    const record = parseRecord(readFileSync(fd, 'utf8'));
-    return { id: record?.nonce ?? `${stats.ino}-${stats.mtimeMs}`, record, mtimeMs: stats.mtimeMs };
+    if (!stats.isFile()) throw systemError(stats.isDirectory() ? EISDIR : EINVAL, 'open', lockfilePath, 'use the lock file');
+    const bytes = Buffer.alloc(MAX_RECORD_BYTES + 1);
+    const length = readSync(fd, bytes, 0, bytes.length, 0);
+    const record = parseRecord(bytes.toString('utf8', 0, length));
+    // The id names a claim file: only a validated nonce (a UUID) or numbers from fstat go in it.
+    return { id: record?.nonce ?? `${stats.ino}-${Math.round(stats.mtimeMs)}`, record, mtimeMs: stats.mtimeMs, size: stats.size };
   } finally {
     closeSync(fd);
   }
@@ -168,6 +198,17 @@ function held(ticket: PidTicket, nonce: string): true {
   return true;
 }
 
+function foreign(ticket: PidTicket): LockError {
+  const { path, lockfilePath } = ticket.target;
+  return new LockError(
+    'ELOCKFOREIGN',
+    path,
+    `cannot lock ${path}: its lock file ${lockfilePath} exists and is not a lockedfile lock (another tool's file?); ` +
+      'it is left untouched. Pass opts.lockfilePath to keep the lock elsewhere.',
+    lockfilePath,
+  );
+}
+
 function tryAcquire(ticket: PidTicket): boolean {
   const { lockfilePath, options } = ticket;
   const mine = freshRecord();
@@ -176,6 +217,7 @@ function tryAcquire(ticket: PidTicket): boolean {
     if (createExclusive(lockfilePath, mine.text, options.mode, lockfilePath)) return held(ticket, mine.nonce);
     const found = inspect(lockfilePath, lockfilePath);
     if (!found) continue;
+    if (!found.record && found.size > 0) throw foreign(ticket);
     if (!isStale(found, options.stale)) return false;
     if (!replaceStale(ticket, lockfilePath, found, mine, 0)) return false;
     onTakeover({ ...ticket.target, backend: pidfileBackend, shared: false }, found.record ? describe(found.record) : 'an unreadable lock file');
