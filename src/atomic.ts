@@ -2,8 +2,9 @@
 // renamed over it, then the folder fsynced. A reader sees the old file or the new one, never a
 // mix, and a crash at any moment leaves one of the two whole.
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, chown, lstat, open, readdir, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { type FileHandle, chown, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { resolveTarget } from './canonical.js';
 import { errorCode, explained } from './errors.js';
 import { defaultRetry, toPath } from './options.js';
 import { delays, sleep } from './retry.js';
@@ -37,17 +38,10 @@ export async function removeTempFiles(target: string): Promise<void> {
 
 /**
  * The file a write to `path` must replace: through a symlink, its target (so the link stays a
- * link). A dangling link names the file it will create.
+ * link). A dangling link names the file it will create. The same rule places its lock.
  */
 export async function writeTarget(path: string): Promise<string> {
-  try {
-    return await realpath(path);
-  } catch (error) {
-    if (errorCode(error) !== 'ENOENT') throw error;
-  }
-  const info = await lstat(path).catch(() => undefined);
-  if (info?.isSymbolicLink()) return writeTarget(resolve(dirname(path), await readlink(path)));
-  return join(await realpath(dirname(path)), basename(path));
+  return resolveTarget(path);
 }
 
 // Worth another try: the system is short of something for a moment, or (Windows) a reader or a

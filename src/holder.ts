@@ -3,7 +3,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
-import { isAlive, processStartTime } from './platform/process.js';
+import { isAlive, pidNamespace, processStartTime } from './platform/process.js';
 
 /** HolderRecord is what a lock file says about its holder. */
 export interface HolderRecord {
@@ -17,6 +17,8 @@ export interface HolderRecord {
   since?: number;
   /** pidfile: unique per acquisition, so a holder can tell its own lock file from a successor's. */
   nonce?: string;
+  /** Linux: the holder's pid namespace ("pid:[4026531836]"): a pid means something only inside it. */
+  pidns?: string;
 }
 
 let own: HolderRecord | undefined;
@@ -29,55 +31,88 @@ export function ownIdentity(): HolderRecord {
     started: processStartTime(process.pid) ?? Math.round(Date.now() - process.uptime() * 1000),
     command: [basename(process.argv0), ...process.argv.slice(1).map((arg) => basename(arg))].join(' ').slice(0, 200),
   };
+  const pidns = pidNamespace();
+  if (pidns !== undefined) own.pidns = pidns;
   return own;
 }
 
-/** No record of ours is longer; anything longer is another tool's file. */
-export const MAX_RECORD_BYTES = 1024;
-
+/** The most text a record may take, padding included. */
+export const MAX_RECORD_BYTES = 4096;
+const MAX_RECORD = MAX_RECORD_BYTES;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-// Printable, one line: what a hostname or a shortened command line can be.
-const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
-const KEYS = new Set(['pid', 'hostname', 'started', 'command', 'since', 'nonce']);
+const PIDNS = /^pid:\[\d+\]$/;
+/** Printable, no control characters (the hostname ends up in messages and logs). */
+const PRINTABLE = /^[^\p{C}]{1,255}$/u;
+const KEYS = new Set(['pid', 'hostname', 'started', 'command', 'since', 'nonce', 'pidns']);
 
-function isText(value: unknown, max: number): value is string {
-  return typeof value === 'string' && value.length <= max && PRINTABLE.test(value);
-}
-
-function isTime(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+function finite(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
 }
 
 /**
  * parseRecord reads a record written by any version of this package; undefined for anything
- * else. A lock file is untrusted input (another tool's file, or one written by an attacker):
- * every field is checked for shape, type and length, and no field is ever used as a path.
+ * else. The text comes from a file anyone with write access to the folder may have written, so
+ * it is checked strictly: known keys only, each of the right type and bounded, the nonce a UUID
+ * (it names files), the whole at most 4 KiB. Trailing whitespace (padding) is allowed.
  */
 export function parseRecord(text: string): HolderRecord | undefined {
-  if (text.length > MAX_RECORD_BYTES) return undefined;
-  let record: Record<string, unknown>;
+  if (text.length > MAX_RECORD) return undefined;
+  let value: unknown;
   try {
-    record = JSON.parse(text) as Record<string, unknown>;
+    value = JSON.parse(text.trimEnd());
   } catch {
     return undefined;
   }
-  if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
   if (!Object.keys(record).every((key) => KEYS.has(key))) return undefined;
-  const { pid, hostname: host, started, command, since, nonce } = record;
-  if (!Number.isSafeInteger(pid) || (pid as number) <= 0 || (pid as number) >= 2 ** 31) return undefined;
-  if (!isText(host, 255) || host === '') return undefined;
-  // Optional only for the sake of hand-made records; every writer of this package sets both.
-  if ((started !== undefined && !isTime(started)) || (command !== undefined && !isText(command, 300))) return undefined;
-  if (since !== undefined && !isTime(since)) return undefined;
-  if (nonce !== undefined && !(typeof nonce === 'string' && UUID.test(nonce))) return undefined;
+  const { pid, hostname, started = 0, command = '', since, nonce, pidns } = record;
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || pid >= 2 ** 31) return undefined;
+  if (typeof hostname !== 'string' || !PRINTABLE.test(hostname)) return undefined;
+  if (!finite(started) || typeof command !== 'string' || command.length > 300) return undefined;
+  if (since !== undefined && !finite(since)) return undefined;
+  if (nonce !== undefined && (typeof nonce !== 'string' || !UUID.test(nonce))) return undefined;
+  if (pidns !== undefined && (typeof pidns !== 'string' || !PIDNS.test(pidns))) return undefined;
   return {
-    pid: pid as number,
-    hostname: host,
-    started: started ?? 0,
-    command: command ?? '',
+    pid,
+    hostname,
+    started,
+    command,
     ...(since !== undefined && { since }),
     ...(nonce !== undefined && { nonce }),
+    ...(pidns !== undefined && { pidns }),
   };
+}
+
+/**
+ * isLocal says whether a record's pid can be checked here: same host and same pid namespace (a
+ * record without a namespace matches only where we have none either). Any other record is judged
+ * like one from another host: by its refresh.
+ */
+export function isLocal(record: HolderRecord): boolean {
+  return record.hostname === ownIdentity().hostname && record.pidns === ownIdentity().pidns;
+}
+
+/**
+ * isDead says whether a record's process has certainly exited: it ran on this host, in this pid
+ * namespace, and its pid is gone, or now belongs to a process that started at another time. A
+ * record from another host or namespace is never known to be dead.
+ */
+export function isDead(record: HolderRecord): boolean {
+  if (!isLocal(record)) return false;
+  const self = record.pid === process.pid;
+  if (!self && !isAlive(record.pid)) return true;
+  const started = self ? ownIdentity().started : processStartTime(record.pid);
+  // Start times measured twice may differ by rounding; a reused pid's differ by far more.
+  return started !== undefined && record.started > 0 && Math.abs(started - record.started) > 1000;
+}
+
+/** describe renders a record as "pid 4242 (node a.js) on host h since 12:00:01". */
+export function describe(record: HolderRecord): string {
+  const since = record.since ?? record.started;
+  const clock = new Date(since).toTimeString().slice(0, 8);
+  const what = record.since === undefined ? 'running since' : 'since';
+  return `pid ${record.pid} (${record.command}) on host ${record.hostname} ${what} ${clock}`;
 }
 
 /**
@@ -102,26 +137,4 @@ export function readLockFile(lockfilePath: string): string | undefined {
   } finally {
     closeSync(fd);
   }
-}
-
-/**
- * isDead says whether a record's process has certainly exited: it ran on this host and its pid
- * is gone, or now belongs to a process that started at another time. A record from another
- * host is never known to be dead.
- */
-export function isDead(record: HolderRecord): boolean {
-  if (record.hostname !== ownIdentity().hostname) return false;
-  const self = record.pid === process.pid;
-  if (!self && !isAlive(record.pid)) return true;
-  const started = self ? ownIdentity().started : processStartTime(record.pid);
-  // Start times measured twice may differ by rounding; a reused pid's differ by far more.
-  return started !== undefined && record.started > 0 && Math.abs(started - record.started) > 1000;
-}
-
-/** describe renders a record as "pid 4242 (node a.js) on host h since 12:00:01". */
-export function describe(record: HolderRecord): string {
-  const since = record.since ?? record.started;
-  const clock = new Date(since).toTimeString().slice(0, 8);
-  const what = record.since === undefined ? 'running since' : 'since';
-  return `pid ${record.pid} (${record.command}) on host ${record.hostname} ${what} ${clock}`;
 }

@@ -399,6 +399,10 @@ class LockSet implements LockSetHandle {
   }
 }
 
+function compare(x: string, y: string): number {
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /** The order every process agrees on: the lock file's real path, however it was spelled. */
 function canonicalName(lockfilePath: string): string {
   try {
@@ -409,23 +413,41 @@ function canonicalName(lockfilePath: string): string {
 }
 
 /**
- * lockAll takes the locks on all `paths` in one canonical order, so that processes locking
- * overlapping sets never deadlock, and returns one handle that releases them all. `opts.timeout`
+ * The identity of a request's lock file, the same one its in-process queue goes by (device and
+ * inode for flock): two paths naming one lock file (a hard link, a bind mount) are one lock.
+ */
+function identityOf(request: Request): string {
+  const ticket = request.backend.open(request, request.backendOptions);
+  request.backend.release(ticket);
+  return `${request.backend.name}:${ticket.key}`;
+}
+
+/**
+ * lockAll takes the locks on all `paths` in one order every process agrees on (their lock
+ * files' real paths), so that processes locking overlapping sets never deadlock, and returns one
+ * handle that releases them all. Paths naming one lock file are locked once. `opts.timeout`
  * bounds the whole; on timeout, abort or error it releases what it took.
  */
 export async function lockAll(paths: ReadonlyArray<string | URL>, opts: LockOptions = {}): Promise<LockSetHandle> {
   if (!Array.isArray(paths) || paths.length === 0) throw new TypeError('lockedfile: lockAll(paths): paths must be a non-empty array.');
-  const requests = new Map<string, string>();
-  for (const path of paths) {
-    const { path: absolute, lockfilePath } = resolveRequest(path, { ...opts, lockfilePath: undefined });
-    requests.set(canonicalName(lockfilePath), absolute);
+  if (opts.lockfilePath !== undefined) throw new TypeError('lockedfile: lockAll(paths, opts): opts.lockfilePath names one lock and cannot apply to several paths.');
+  // Ordered by the lock files' real paths, which every process agrees on; deduplicated by the
+  // identity the in-process queue goes by, so two names of one lock file are locked once.
+  const byName = new Map<string, string>();
+  const identities = new Set<string>();
+  const requests = paths.map((path) => resolveRequest(path, opts)).sort((x, y) => compare(canonicalName(x.lockfilePath), canonicalName(y.lockfilePath)));
+  for (const request of requests) {
+    const identity = identityOf(request);
+    if (identities.has(identity)) continue;
+    identities.add(identity);
+    byName.set(canonicalName(request.lockfilePath), request.path);
   }
   const deadline = performance.now() + (opts.timeout ?? Infinity);
   const handles: LockHandle[] = [];
   try {
-    for (const name of [...requests.keys()].sort()) {
+    for (const name of byName.keys()) {
       const timeout = Math.max(0, deadline - performance.now());
-      handles.push(await lock(requests.get(name)!, { ...opts, lockfilePath: undefined, timeout }));
+      handles.push(await lock(byName.get(name)!, { ...opts, timeout }));
     }
   } catch (error) {
     for (const handle of handles.reverse()) handle.release();

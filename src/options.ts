@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend, BackendOptions, RetryOptions } from './backends/backend.js';
 import { type BackendChoice, selectBackend } from './backends/select.js';
+import { resolveTarget } from './canonical.js';
 
 /** Options for every lock call. */
 export interface LockOptions {
@@ -60,11 +61,24 @@ function forTimer(ms: number): number {
   return ms > 2 ** 31 - 1 ? Infinity : ms;
 }
 
+/**
+ * The file whose lock guards `path`: through symlinks, the file they name, so that lock(link)
+ * and updateFile(link) agree. A folder that cannot be resolved is left for the lock file's
+ * open to report (ENOENT, EACCES) with its advice.
+ */
+function lockTarget(absolute: string): string {
+  try {
+    return resolveTarget(absolute);
+  } catch {
+    return absolute;
+  }
+}
+
 /** resolveRequest validates a call's arguments and fills in the defaults. */
 export function resolveRequest(path: unknown, options: LockOptions = {}): Request {
   if (typeof options !== 'object' || options === null) throw new TypeError('lockedfile: opts must be an object.');
   const absolute = resolve(toPath(path));
-  const lockfilePath = options.lockfilePath === undefined ? `${absolute}.lock` : resolve(toPath(options.lockfilePath, 'opts.lockfilePath'));
+  const lockfilePath = options.lockfilePath === undefined ? `${lockTarget(absolute)}.lock` : resolve(toPath(options.lockfilePath, 'opts.lockfilePath'));
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('lockedfile: opts.signal must be an AbortSignal.');
   const backend = selectBackend(options.backend);

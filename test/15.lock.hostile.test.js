@@ -5,7 +5,8 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { lock, tryLock, withLock } from 'lockedfile';
+import { linkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lock, lockAll, tryLock, updateFile, withLock } from 'lockedfile';
 import { runNode, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -82,4 +83,37 @@ test('when the lock passes to the next waiter in this process, release is publis
   first.release();
   (await second).release();
   assert.deepEqual(events, ['acquire', 'release', 'acquire', 'release']);
+});
+
+for (const backend of ['flock', 'pidfile']) {
+  test(`${backend}: lock(link) and updateFile(link) and lock(real) are one lock: the lock of a symlink lives beside its target`, async (t) => {
+    const dir = tempDir(t);
+    const real = join(dir, 'real.json');
+    const link = join(dir, 'link.json');
+    writeFileSync(real, '0');
+    symlinkSync(real, link);
+    const probe = (path) => `import { tryLock } from ${JSON.stringify(entry)};
+       const h = await tryLock(${JSON.stringify(path)}, { backend: '${backend}' });
+       console.log(h ? 'got' : 'busy'); h?.release();`;
+    const handle = await lock(link, { backend });
+    assert.equal(handle.lockfilePath, `${real}.lock`);
+    assert.equal((await runNode(probe(real))).stdout.trim(), 'busy');
+    await assert.rejects(updateFile(link, (text) => `${text}1`, { backend, timeout: 100 }), { code: 'ELOCKTIMEOUT' });
+    handle.release();
+    const inner = await lock(real, { backend });
+    assert.equal((await runNode(probe(link))).stdout.trim(), 'busy');
+    inner.release();
+    assert.equal(await updateFile(link, (text) => `${text}1`, { backend }), '01');
+  });
+
+}
+
+test(`flock: lockAll with two paths naming one lock file (a hard link) takes it once instead of waiting on itself`, async (t) => {
+  const dir = tempDir(t);
+  const a = join(dir, 'a.json');
+  writeFileSync(`${a}.lock`, '');
+  linkSync(`${a}.lock`, join(dir, 'b.json.lock'));
+  const set = await lockAll([a, join(dir, 'b.json')], { timeout: 2000 });
+  assert.equal(set.handles.length, 1);
+  set.release();
 });

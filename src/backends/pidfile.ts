@@ -4,20 +4,27 @@
 // from a dead process on this host is stale at once; one from another host only after `stale` ms
 // without the refresh its holder does every `stale / 3` ms.
 import { randomUUID } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync, linkSync, openSync, readSync, renameSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, linkSync, openSync, readSync, renameSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { constants } from 'node:os';
 import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
 import { canonicalPath } from '../canonical.js';
 import { LockError, errorCode, systemError } from '../errors.js';
-import { type HolderRecord, MAX_RECORD_BYTES, describe, isDead, ownIdentity, parseRecord } from '../holder.js';
+import { type HolderRecord, describe, isDead, isLocal, ownIdentity, parseRecord } from '../holder.js';
 import { onTakeover } from '../observe.js';
 import { delays, sleep, sleepSync } from '../retry.js';
 
 const { EISDIR = 21, EINVAL = 22 } = constants.errno;
 
-/** An empty lock file (left by a writer that died on a file system without link(), or by another tool) is stale after this long. */
-const UNREADABLE_STALE_MS = 1000;
+/**
+ * An empty lock file younger than this may be a peer's on a file system without link(), between
+ * its create and its write: busy. Older, it is another tool's lock (flock(1) leaves empty ones).
+ */
+const FILLING_MS = 1000;
+/** The most of a lock file that is read: a record is at most 4 KiB. */
+const READ_LIMIT = 4097;
+/** link() errors of file systems that have no hard links (FAT, some network shares). */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 /** Claims on claims: each level needs one more process to die inside a takeover. */
 const MAX_CLAIM_DEPTH = 4;
 
@@ -41,7 +48,7 @@ interface Instance {
   readonly id: string;
   readonly record: HolderRecord | undefined;
   readonly mtimeMs: number;
-  /** Bytes in the file: an unreadable file that is not empty is another tool's, never ours to replace. */
+  readonly ino: number;
   readonly size: number;
 }
 
@@ -59,48 +66,52 @@ function errnoOf(error: unknown): number {
   return (error as NodeJS.ErrnoException).errno ?? -1;
 }
 
-// Where link() cannot make hard links (FAT, some network file systems): create and fill in place.
-const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
-
-/**
- * Creates `file` holding `text`; false if it already exists. The record is written whole into a
- * private file first and then linked into place (link() fails if the name exists, and never
- * follows a symlink there), so nobody ever sees the lock file empty or half written — and a
- * creator stalled between create and write can never be mistaken for a dead one.
- */
-function createExclusive(file: string, text: string, mode: number, lockfilePath: string): boolean {
-  const pending = join(dirname(file), `.${basename(file)}.${randomUUID()}.pending`);
-  createInPlace(pending, text, mode, lockfilePath);
-  try {
-    linkSync(pending, file);
-    return true;
-  } catch (error) {
-    if (errorCode(error) === 'EEXIST') return false;
-    if (!NO_LINKS.has(errorCode(error) ?? '')) throw systemError(errnoOf(error), 'link', lockfilePath, 'create the lock file');
-  } finally {
-    unlinkIfPresent(pending);
-  }
-  return createInPlace(file, text, mode, lockfilePath);
-}
-
-function createInPlace(file: string, text: string, mode: number, lockfilePath: string): boolean {
+/** Creates `file` holding `text` with 'wx'; its inode, or undefined if it already exists. */
+function createExclusive(file: string, text: string, mode: number, lockfilePath: string): number | undefined {
   let fd: number;
   try {
     // 'wx' is O_CREAT|O_EXCL: atomic, and never follows a symlink planted at `file`.
     fd = openSync(file, 'wx', mode);
   } catch (error) {
-    if (errorCode(error) === 'EEXIST') return false;
+    if (errorCode(error) === 'EEXIST') return undefined;
     throw systemError(errnoOf(error), 'open', lockfilePath, 'create the lock file');
   }
   try {
-    writeSync(fd, text);
+    writeFileSync(fd, text);
+    return fstatSync(fd).ino;
   } catch (error) {
     closeSync(fd);
-    unlinkSync(file);
+    fd = -1;
+    unlinkIfPresent(file);
     throw systemError(errnoOf(error), 'write', lockfilePath, 'write the lock file');
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
-  closeSync(fd);
-  return true;
+}
+
+/**
+ * Publishes `mine` at `file` (the lock file or a claim) complete or not at all; its inode, or
+ * undefined if `file` exists. The record is written into a private file beside it, named from
+ * our fresh nonce, and hard-linked into place: link() is atomic, fails with EEXIST if `file`
+ * exists and never follows a symlink there, so nobody ever sees a half-written lock file (a
+ * holder stalled between create and write used to look like a dead one). Only where the file
+ * system has no hard links is the file created and filled in two steps.
+ */
+function publish(file: string, mine: Fresh, mode: number, lockfilePath: string): number | undefined {
+  const temp = join(dirname(lockfilePath), `.${basename(lockfilePath)}.${mine.nonce}.pending`);
+  const ino = createExclusive(temp, mine.text, mode, lockfilePath);
+  if (ino === undefined) throw systemError(-17, 'open', temp, 'create the lock file');
+  try {
+    linkSync(temp, file);
+    return ino;
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'EEXIST') return undefined;
+    if (code !== undefined && NO_LINKS.has(code)) return createExclusive(file, mine.text, mode, lockfilePath);
+    throw systemError(errnoOf(error), 'link', lockfilePath, 'create the lock file');
+  } finally {
+    unlinkIfPresent(temp);
+  }
 }
 
 /** Reads `file` as it is now; undefined if it is gone. */
@@ -117,21 +128,37 @@ function inspect(file: string, lockfilePath: string): Instance | undefined {
     // Stat and read one descriptor, so that the mtime and the record belong to one version.
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw systemError(stats.isDirectory() ? EISDIR : EINVAL, 'open', lockfilePath, 'use the lock file');
-    const bytes = Buffer.alloc(MAX_RECORD_BYTES + 1);
-    const length = readSync(fd, bytes, 0, bytes.length, 0);
-    const record = parseRecord(bytes.toString('utf8', 0, length));
-    // The id names a claim file: only a validated nonce (a UUID) or numbers from fstat go in it.
-    return { id: record?.nonce ?? `${stats.ino}-${Math.round(stats.mtimeMs)}`, record, mtimeMs: stats.mtimeMs, size: stats.size };
+    // At most 4 KiB + 1: a hostile file may be huge, and anything longer is not a record anyway.
+    const buffer = Buffer.alloc(READ_LIMIT);
+    let length = 0;
+    for (let got = -1; got !== 0 && length < READ_LIMIT; length += got) got = readSync(fd, buffer, length, READ_LIMIT - length, null);
+    const record = parseRecord(buffer.toString('utf8', 0, length));
+    // The id names claim files, so it is built from checked data only: a UUID, or numbers.
+    return { id: record?.nonce ?? `${stats.ino}-${Math.trunc(stats.mtimeMs)}`, record, mtimeMs: stats.mtimeMs, ino: stats.ino, size: stats.size };
   } finally {
     closeSync(fd);
   }
 }
 
+/**
+ * The error for a lock file that is not a lockedfile record: another tool's lock (Gemfile.lock,
+ * poetry.lock, flock(1)'s empty files). It is never written, replaced or removed.
+ */
+function foreignLock(ticket: PidTicket, found: Instance): LockError {
+  const what = found.size === 0 ? 'is empty (another tool\'s lock file?)' : 'holds something other than a lockedfile record (another tool\'s file?)';
+  return new LockError(
+    'ELOCKFOREIGN',
+    ticket.target.path,
+    `the lock file ${ticket.lockfilePath} ${what}; it is left as it is. Pass opts.lockfilePath to lock ${ticket.target.path} with another file, or remove ${ticket.lockfilePath} if nothing uses it.`,
+    ticket.lockfilePath,
+  );
+}
+
+/** A record whose pid we can check is stale once that process is gone; any other, once its refresh stops. */
 function isStale(instance: Instance, staleMs: number): boolean {
-  const age = Date.now() - instance.mtimeMs;
-  if (!instance.record) return age > UNREADABLE_STALE_MS;
-  if (instance.record.hostname === ownIdentity().hostname) return isDead(instance.record);
-  return age > staleMs;
+  if (!instance.record) return false; // never ours to replace
+  if (isLocal(instance.record)) return isDead(instance.record);
+  return Date.now() - instance.mtimeMs > staleMs;
 }
 
 function unlinkIfPresent(file: string): void {
@@ -150,25 +177,28 @@ function unlinkIfPresent(file: string): void {
  * disappears in between. A claim left by a process that died halfway is stale in turn and is
  * taken over the same way.
  */
-function replaceStale(ticket: PidTicket, file: string, victim: Instance, mine: Fresh, depth: number): boolean {
+function replaceStale(ticket: PidTicket, file: string, victim: Instance, mine: Fresh, depth: number): number | undefined {
   const { lockfilePath } = ticket;
   const { mode, stale } = ticket.options;
+  // victim.id is a checked UUID or numbers from fstat: the claim stays beside the lock file.
   const claim = `${lockfilePath}.${victim.id}.takeover`;
-  if (!createExclusive(claim, mine.text, mode, lockfilePath)) {
+  let ino = publish(claim, mine, mode, lockfilePath);
+  if (ino === undefined) {
     const rival = inspect(claim, lockfilePath);
-    if (depth >= MAX_CLAIM_DEPTH || !rival || !isStale(rival, stale)) return false;
-    if (!replaceStale(ticket, claim, rival, mine, depth + 1)) return false;
+    if (depth >= MAX_CLAIM_DEPTH || !rival || !isStale(rival, stale)) return undefined;
+    ino = replaceStale(ticket, claim, rival, mine, depth + 1);
+    if (ino === undefined) return undefined;
   }
   try {
     if (inspect(file, lockfilePath)?.id === victim.id) {
       renameSync(claim, file);
-      return true;
+      return ino;
     }
   } catch {
     // Windows refuses to rename over a file that someone has open: try again on the next poll.
   }
   unlinkIfPresent(claim);
-  return false;
+  return undefined;
 }
 
 function refresh(ticket: PidTicket): void {
@@ -191,6 +221,12 @@ function refresh(ticket: PidTicket): void {
   );
 }
 
+/** Whether the lock file is, right now, the very file we published with our nonce. */
+function isOurs(ticket: PidTicket, ino: number, nonce: string): boolean {
+  const now = inspect(ticket.lockfilePath, ticket.lockfilePath);
+  return now !== undefined && now.ino === ino && now.id === nonce;
+}
+
 function held(ticket: PidTicket, nonce: string): true {
   ticket.nonce = nonce;
   ticket.refresher = setInterval(refresh, ticket.options.stale / 3, ticket);
@@ -198,29 +234,26 @@ function held(ticket: PidTicket, nonce: string): true {
   return true;
 }
 
-function foreign(ticket: PidTicket): LockError {
-  const { path, lockfilePath } = ticket.target;
-  return new LockError(
-    'ELOCKFOREIGN',
-    path,
-    `cannot lock ${path}: its lock file ${lockfilePath} exists and is not a lockedfile lock (another tool's file?); ` +
-      'it is left untouched. Pass opts.lockfilePath to keep the lock elsewhere.',
-    lockfilePath,
-  );
-}
-
 function tryAcquire(ticket: PidTicket): boolean {
   const { lockfilePath, options } = ticket;
   const mine = freshRecord();
   // Twice: a lock released between our create and our read is simply free again.
   for (let attempt = 0; attempt < 2; attempt++) {
-    if (createExclusive(lockfilePath, mine.text, options.mode, lockfilePath)) return held(ticket, mine.nonce);
+    const ino = publish(lockfilePath, mine, options.mode, lockfilePath);
+    // Held only once confirmed: the path names our own file, with our nonce.
+    if (ino !== undefined) return isOurs(ticket, ino, mine.nonce) && held(ticket, mine.nonce);
     const found = inspect(lockfilePath, lockfilePath);
     if (!found) continue;
-    if (!found.record && found.size > 0) throw foreign(ticket);
+    if (!found.record) {
+      // Never a half-made file of ours (they are published whole), except on a file system
+      // without link(), for an instant: a young empty file is busy, anything else is foreign.
+      if (found.size === 0 && Date.now() - found.mtimeMs < FILLING_MS) return false;
+      throw foreignLock(ticket, found);
+    }
     if (!isStale(found, options.stale)) return false;
-    if (!replaceStale(ticket, lockfilePath, found, mine, 0)) return false;
-    onTakeover({ ...ticket.target, backend: pidfileBackend, shared: false }, found.record ? describe(found.record) : 'an unreadable lock file');
+    const taken = replaceStale(ticket, lockfilePath, found, mine, 0);
+    if (taken === undefined || !isOurs(ticket, taken, mine.nonce)) return false;
+    onTakeover({ ...ticket.target, backend: pidfileBackend, shared: false }, describe(found.record));
     return held(ticket, mine.nonce);
   }
   return false;

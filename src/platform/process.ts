@@ -1,6 +1,6 @@
 // What the operating system tells about other processes: whether one is alive, and when it
 // started (so that a reused pid is not mistaken for the process that wrote a record).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { errorCode } from '../errors.js';
 
 /**
@@ -50,4 +50,17 @@ export function processStartTime(pid: number): number | undefined {
   }
   const ticks = Number(fields[19]);
   return Number.isFinite(ticks) && bootTimeMs ? bootTimeMs + (ticks * 1000) / USER_HZ : undefined;
+}
+
+/**
+ * pidNamespace names this process's pid namespace on Linux ("pid:[4026531836]"), else
+ * undefined. Two containers on one host share a hostname but not their pids.
+ */
+export function pidNamespace(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
 }
