@@ -1,7 +1,9 @@
 // The rename discipline, written once: a temp file beside the target, written and fsynced, then
 // renamed over it, then the folder fsynced. A reader sees the old file or the new one, never a
 // mix, and a crash at any moment leaves one of the two whole.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { type FileHandle, chown, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { resolveTarget } from './canonical.js';
@@ -17,20 +19,69 @@ export interface WriteOptions {
   mode?: number;
 }
 
-/** Beside the target (a rename cannot cross file systems), hidden, unpredictable. */
+/** The longest file name most file systems take, in bytes. */
+const NAME_MAX = 255;
+
+/** `.name.` shortened on a character boundary so that a temp name always fits when the name does. */
+function tempPrefix(target: string): string {
+  let name = basename(target);
+  while (Buffer.byteLength(name) + TEMP_SUFFIX_BYTES > NAME_MAX) name = name.slice(0, -1);
+  // A lone high surrogate left by the cut would not survive the round trip to bytes.
+  if (/[\ud800-\udbff]$/.test(name)) name = name.slice(0, -1);
+  return `.${name}.`;
+}
+
+/** `.` before the name, then `.<pid>-<tag>-<random>.tmp` after it. */
+const TEMP_SUFFIX_BYTES = 1 + 1 + 8 + 1 + 8 + 1 + 16 + 4;
+
+/**
+ * This process's mark on its temp files: its pid and a tag for its host and pid namespace, so a
+ * sweep can tell a dead writer's leftover from a live writer's file in progress.
+ */
+let ownTag: string | undefined;
+function writerTag(): string {
+  if (ownTag === undefined) {
+    let namespace = '';
+    try {
+      namespace = readlinkSync('/proc/self/ns/pid');
+    } catch {}
+    ownTag = createHash('sha256').update(`${hostname()}\0${namespace}`).digest('hex').slice(0, 8);
+  }
+  return `${process.pid.toString(36).padStart(8, '0')}-${ownTag}`;
+}
+
+/** Beside the target (a rename cannot cross file systems), hidden, unpredictable, marked with its writer. */
 function tempName(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${randomBytes(8).toString('hex')}.tmp`);
+  return join(dirname(target), `${tempPrefix(target)}${writerTag()}-${randomBytes(8).toString('hex')}.tmp`);
+}
+
+const TEMP = /^([0-9a-z]{8})-([0-9a-f]{8})-[0-9a-f]{16}\.tmp$/;
+
+/** Whether the writer of a temp file is certainly gone: it ran here (same host and namespace) and its pid is not alive. */
+function writerGone(suffix: string): boolean {
+  const match = TEMP.exec(suffix);
+  if (!match || match[2] !== ownTag) return false;
+  const pid = Number.parseInt(match[1]!, 36);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return errorCode(error) === 'ESRCH';
+  }
 }
 
 /**
- * removeTempFiles deletes the temp files that writers of `target` left when they were killed.
- * Call it only while holding the target's lock: then no live writer owns any of them.
+ * removeTempFiles deletes the temp files that writers of `target` left when they were killed:
+ * only those whose writer is certainly gone, never one a live writeFileAtomic (which takes no
+ * lock) is still writing. A reused pid only makes it keep a file.
  */
 export async function removeTempFiles(target: string): Promise<void> {
-  const prefix = `.${basename(target)}.`;
+  writerTag();
+  const prefix = tempPrefix(target);
   const names = await readdir(dirname(target)).catch(() => [] as string[]);
   for (const name of names) {
-    if (name.startsWith(prefix) && /^[0-9a-f]{16}\.tmp$/.test(name.slice(prefix.length))) {
+    if (name.startsWith(prefix) && writerGone(name.slice(prefix.length))) {
       await unlink(join(dirname(target), name)).catch(() => {});
     }
   }

@@ -18,7 +18,7 @@ export interface LockOptions {
   /** Where the lock lives. Default: `path + '.lock'`. */
   lockfilePath?: string;
   /** Mode of a lock file this call creates. Default 0o600 (owner only). */
-  mode?: number;
+  lockfileMode?: number;
   /** Polling backends (pidfile): backoff between attempts. */
   retry?: Partial<RetryOptions>;
   /** pidfile: ms without refresh after which a lock held from another host is stale. Default 10000. */
@@ -56,6 +56,27 @@ function checkNumber(value: unknown, name: string, min: number): number {
   return value;
 }
 
+function checkMode(value: unknown, name: string): number {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 0o7777) {
+    throw new RangeError(`lockedfile: opts.${name} must be an integer file mode from 0 to 0o7777, got ${String(value)}.`);
+  }
+  return value as number;
+}
+
+function checkRetry(retry: unknown): RetryOptions {
+  if (typeof retry !== 'object' || retry === null) throw new TypeError('lockedfile: opts.retry must be an object.');
+  const merged = { ...defaultRetry, ...retry } as Record<keyof RetryOptions, unknown>;
+  const finite = (name: keyof RetryOptions, min: number, max = Infinity): number => {
+    const value = merged[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      throw new RangeError(`lockedfile: opts.retry.${name} must be a finite number from ${min}${max === Infinity ? '' : ` to ${max}`}, got ${String(value)}.`);
+    }
+    return value;
+  };
+  const minDelay = finite('minDelay', 0);
+  return { minDelay, maxDelay: finite('maxDelay', minDelay), factor: finite('factor', 1), jitter: finite('jitter', 0, 1) };
+}
+
 /** Node's timers fire at once beyond 2^31-1 ms (24.8 days): any longer wait is a wait without end. */
 function forTimer(ms: number): number {
   return ms > 2 ** 31 - 1 ? Infinity : ms;
@@ -81,8 +102,12 @@ export function resolveRequest(path: unknown, options: LockOptions = {}): Reques
   const lockfilePath = options.lockfilePath === undefined ? `${lockTarget(absolute)}.lock` : resolve(toPath(options.lockfilePath, 'opts.lockfilePath'));
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('lockedfile: opts.signal must be an AbortSignal.');
+  if (options.shared !== undefined && typeof options.shared !== 'boolean') throw new TypeError(`lockedfile: opts.shared must be a boolean, got ${typeof options.shared}.`);
+  if ('mode' in options && (options as { mode?: unknown }).mode !== undefined) {
+    throw new TypeError("lockedfile: opts.mode is not a lock option: the lock file's mode is opts.lockfileMode.");
+  }
   const backend = selectBackend(options.backend);
-  const custom = options.mode !== undefined || options.retry !== undefined || options.stale !== undefined;
+  const custom = options.lockfileMode !== undefined || options.retry !== undefined || options.stale !== undefined;
   return {
     path: absolute,
     lockfilePath,
@@ -92,8 +117,8 @@ export function resolveRequest(path: unknown, options: LockOptions = {}): Reques
     signal,
     backendOptions: custom
       ? {
-          mode: options.mode === undefined ? defaultBackendOptions.mode : checkNumber(options.mode, 'mode', 0),
-          retry: { ...defaultRetry, ...options.retry },
+          mode: options.lockfileMode === undefined ? defaultBackendOptions.mode : checkMode(options.lockfileMode, 'lockfileMode'),
+          retry: options.retry === undefined ? defaultRetry : checkRetry(options.retry),
           stale: options.stale === undefined ? defaultBackendOptions.stale : checkNumber(options.stale, 'stale', 1),
         }
       : defaultBackendOptions,

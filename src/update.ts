@@ -9,7 +9,7 @@ import { checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
 import { withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
 
-/** Options for updateFile: the lock's (timeout, signal, backend, ...) and the write's (fsync, mode). */
+/** Options for updateFile: the lock's (timeout, signal, backend, lockfileMode, ...) and the write's (fsync, mode). */
 export type UpdateOptions = Omit<LockOptions, 'shared'> & WriteOptions;
 
 /** readText returns a file's text, or undefined when it does not exist. */
@@ -20,6 +20,13 @@ export async function readText(file: string): Promise<string | undefined> {
     if (errorCode(error) === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/** The lock's share of updateFile's options: `mode` and `fsync` belong to the write. */
+function lockOptions(opts: UpdateOptions): LockOptions {
+  const { mode: _mode, fsync: _fsync, ...lock } = opts as UpdateOptions & { default?: unknown };
+  delete (lock as { default?: unknown }).default;
+  return { ...lock, shared: false };
 }
 
 /**
@@ -57,7 +64,7 @@ export async function updateFile(
       wrote = true;
       return next;
     },
-    { ...opts, shared: false },
+    lockOptions(opts),
   );
   // The folder's fsync makes the rename durable; it needs no lock, so the next writer need not
   // wait for it. This update is reported done only after it.

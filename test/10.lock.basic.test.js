@@ -85,7 +85,7 @@ test('lock files are created owner-only (0600) unless opts.mode says otherwise',
   const plain = await lock(join(dir, 'a.json'));
   plain.release();
   assert.equal(statSync(join(dir, 'a.json.lock')).mode & 0o777, 0o600);
-  const group = await lock(join(dir, 'b.json'), { mode: 0o660 });
+  const group = await lock(join(dir, 'b.json'), { lockfileMode: 0o660 });
   group.release();
   assert.equal(statSync(join(dir, 'b.json.lock')).mode & 0o777, 0o660);
 });

@@ -110,7 +110,7 @@ test("while held, the pid file holds the holder's pid, hostname, start time, sin
   // Each acquisition writes its own nonce; opts.mode is honoured.
   const umask = process.umask(0o022);
   t.after(() => process.umask(umask));
-  const mine = await lock(path, { ...PIDFILE, mode: 0o640 });
+  const mine = await lock(path, { ...PIDFILE, lockfileMode: 0o640 });
   const ours = JSON.parse(readFileSync(lockfile, 'utf8'));
   assert.equal(ours.pid, process.pid);
   assert.match(ours.nonce, UUID);

@@ -71,14 +71,14 @@ test('lock options pass through: a timeout while another process holds the lock'
   assert.equal(called, false);
 });
 
-test('temp files left by a killed writer are removed by the next update', async (t) => {
+test('temp files whose writer cannot be known to be gone, or that belong to another file, are kept by the sweep', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'a.txt');
   writeFileSync(file, 'v1');
-  writeFileSync(join(dir, '.a.txt.0123456789abcdef.tmp'), 'half');
-  writeFileSync(join(dir, '.other.txt.0123456789abcdef.tmp'), 'not ours');
+  const kept = ['.a.txt.0123456789abcdef.tmp', `.a.txt.${process.pid.toString(36).padStart(8, '0')}-00000000-0123456789abcdef.tmp`, '.other.txt.0123456789abcdef.tmp'];
+  for (const name of kept) writeFileSync(join(dir, name), 'half');
   await updateFile(file, () => 'v2');
-  assert.deepEqual(readdirSync(dir).sort(), ['.other.txt.0123456789abcdef.tmp', 'a.txt', 'a.txt.lock']);
+  assert.deepEqual(readdirSync(dir).sort(), [...kept, 'a.txt', 'a.txt.lock'].sort());
 });
 
 test('through a symlink the lock and the write are on its target; the link stays a link', async (t) => {
