@@ -3,12 +3,13 @@
 // path, or say whether that lock is held. Shell scripts and other tools share the same locks as
 // the library (with the flock backend, flock(1) and Python's fcntl.flock too).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { BackendChoice } from './backends/select.js';
 import { LockTimeoutError } from './errors.js';
-import { type LockHandle, lock } from './lock.js';
+import { type LockHandle, lock, lockDescriptor } from './lock.js';
+import { resolveTarget } from './canonical.js';
 
 const usage = `Usage:
   lockedfile [--shared] [--timeout MS | --nonblock] [--backend B] PATH -- COMMAND [ARGS...]
@@ -16,8 +17,10 @@ const usage = `Usage:
   lockedfile --help | --version
 
 Runs COMMAND while holding the lock on PATH (kept in PATH.lock), and exits with its status.
-The lock is held by this process for as long as the command runs, and released when it ends;
-SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to the command.
+With flock the command inherits the locked descriptor (as fd 3), as under flock(1): the lock
+lasts while the command runs, even if this process is killed, and is released when it ends.
+A pid-file lock is this process's and ends with it. SIGINT, SIGTERM, SIGHUP and SIGQUIT are
+passed on to the command.
 
   -s, --shared       take a shared (read) lock; many may hold one at once
   -t, --timeout MS   give up after MS milliseconds (default: wait as long as it takes)
@@ -116,7 +119,10 @@ async function run({ path, command, ...options }: Extract<Invocation, { kind: 'r
   // `child` is set.
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(signal, forward);
-  const child = spawn(program, args, { stdio: 'inherit' });
+  // The command inherits the locked descriptor (as fd 3), as under flock(1): if this process is
+  // killed (SIGKILL, the OOM killer), the command keeps the lock until it ends.
+  const fd = lockDescriptor(handle);
+  const child = spawn(program, args, { stdio: fd === undefined ? 'inherit' : ['inherit', 'inherit', 'inherit', fd] });
   const status = await new Promise<number>((resolve) => {
     child.on('error', (error: NodeJS.ErrnoException) => {
       process.stderr.write(`lockedfile: cannot run ${program}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`);
@@ -130,8 +136,15 @@ async function run({ path, command, ...options }: Extract<Invocation, { kind: 'r
 
 /** Says whether the lock is free (0) or held (1), and by whom where it is known. */
 async function status({ path, backend }: Extract<Invocation, { kind: 'status' }>): Promise<never> {
-  // Asking must not leave a lock file behind where there was none.
-  if (!existsSync(`${path}.lock`)) {
+  // Asking must not leave a lock file behind where there was none. lstat, not open: whatever
+  // sits at the lock path (a FIFO, say) is the library's to judge.
+  let lockfilePath: string;
+  try {
+    lockfilePath = `${resolveTarget(path)}.lock`;
+  } catch (error) {
+    fail(`cannot tell whether ${path} is locked: ${(error as Error).message.replace(/^lockedfile: /, '')}`, EXIT.unavailable);
+  }
+  if (!lstatSync(lockfilePath, { throwIfNoEntry: false })) {
     console.log(`${path}: free (no lock file)`);
     process.exit(EXIT.free);
   }

@@ -455,3 +455,13 @@ export async function lockAll(paths: ReadonlyArray<string | URL>, opts: LockOpti
   }
   return new LockSet(handles);
 }
+
+/**
+ * lockDescriptor is the open descriptor that holds a flock lock (not public: the CLI hands it
+ * to its command, as flock(1) does, so the lock lasts as long as the command has it); undefined
+ * for pid-file locks, which no descriptor holds.
+ */
+export function lockDescriptor(handle: LockHandle): number | undefined {
+  const fd = handle instanceof Handle && !handle.released ? (handle.hold.ticket as Ticket & { fd?: number }).fd : undefined;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}

@@ -1,0 +1,46 @@
+// The command line when things go wrong around it: the lockedfile process killed under a
+// running command, a missing folder, a FIFO at the lock path.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, spawnChild } from './helpers/children.js';
+import { needs, testWhere } from './helpers/platform.js';
+import { tempDir } from './helpers/temp.js';
+
+const test = testWhere(needs.flock, needs.flockCommand);
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+test('a SIGKILLed lockedfile process leaves its command holding the lock, as flock(1) does, until the command ends', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  const child = spawnChild(t, process.execPath, [cli, path, '--', 'sh', '-c', 'echo started; exec sleep 30']);
+  await child.next('started');
+  const commandPid = Number(execFileSync('pgrep', ['-P', String(child.pid)]).toString().trim());
+  // 'exit', not the wait for stdio to close: the command still has this process's stdio.
+  const exited = new Promise((resolve) => child.proc.once('exit', resolve));
+  child.proc.kill('SIGKILL');
+  await exited;
+  assert.equal(spawnSync('flock', ['-n', `${path}.lock`, 'true']).status, 1, 'the lock was free while the command ran');
+  process.kill(commandPid, 'SIGTERM');
+  for (let tries = 0; tries < 200 && spawnSync('flock', ['-n', `${path}.lock`, 'true']).status !== 0; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.equal(spawnSync('flock', ['-n', `${path}.lock`, 'true']).status, 0, 'the lock outlived the command');
+});
+
+test('status of a path in a missing folder says so and exits 69', async (t) => {
+  const path = join(tempDir(t), 'no', 'such', 'a.json');
+  const { code, stdout, stderr } = await run(process.execPath, [cli, 'status', path]);
+  assert.equal(code, 69, stdout);
+  assert.match(stderr, /no such file|does not exist|ENOENT/i);
+});
+
+test('status and a run with a FIFO at the lock path fail at once with a clear message', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  execFileSync('mkfifo', [`${path}.lock`]);
+  for (const args of [['status', path], [path, '--', 'true']]) {
+    const { code, stderr } = await run(process.execPath, [cli, ...args], { timeout: 10_000 });
+    assert.equal(code, 69, `${args.join(' ')}: ${stderr}`);
+    assert.match(stderr, /not a regular file/);
+  }
+});
