@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { lock, lockAll, lockSync, tryLock, withLock } from 'lockedfile';
 import { runNode } from './helpers/children.js';
+import { reachableEntry } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
 
 const backends = ['flock', 'pidfile'];
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 for (const backend of backends) {
   test(`${backend}: a missing parent folder is an ENOENT error naming the lock file and the fix`, async (t) => {
@@ -41,7 +41,8 @@ for (const backend of backends) {
 function asUnprivileged(dir) {
   if (process.getuid?.() !== 0) return {};
   chmodSync(dir, 0o755);
-  return { uid: 65534, gid: 65534 };
+  // The child must not start in a folder it cannot enter (the checkout may be one).
+  return { uid: 65534, gid: 65534, cwd: tmpdir() };
 }
 
 for (const backend of backends) {
@@ -52,7 +53,7 @@ for (const backend of backends) {
     chmodSync(readOnly, 0o555);
     const path = join(readOnly, 'a.json');
     const code = `
-      import { lock } from ${JSON.stringify(entry)};
+      import { lock } from ${JSON.stringify(reachableEntry())};
       try { await lock(${JSON.stringify(path)}, { backend: '${backend}' }); console.log('locked'); }
       catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`;
     const { stdout, stderr } = await runNode(code, asUnprivileged(dir));
@@ -73,7 +74,7 @@ test('flock: an existing lock file in a read-only folder still locks', async (t)
   chmodSync(readOnly, 0o555);
   const path = join(readOnly, 'a.json');
   const code = `
-    import { lock } from ${JSON.stringify(entry)};
+    import { lock } from ${JSON.stringify(reachableEntry())};
     const handle = await lock(${JSON.stringify(path)});
     console.log(handle.backend);
     handle.release();`;

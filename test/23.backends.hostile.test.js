@@ -3,11 +3,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LockError, LockTimeoutError, lock, tryLock, updateFile } from 'lockedfile';
 import { runNode, spawnChild } from './helpers/children.js';
+import { reachableEntry } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -20,14 +22,14 @@ for (const backend of ['flock', 'pidfile']) {
     const path = join(dir, 'data.json');
     execFileSync('mkfifo', ['-m', '666', `${path}.lock`]);
     const code = `
-      import { lock } from ${JSON.stringify(entry)};
+      import { lock } from ${JSON.stringify(isRoot ? reachableEntry() : entry)};
       const ticks = setInterval(() => {}, 5);
       const started = Date.now();
       try { await lock(${JSON.stringify(path)}, { backend: '${backend}', timeout: 2000 }); console.log('locked'); }
       catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message, ms: Date.now() - started })); }
       clearInterval(ticks);`;
     const users = [{}];
-    if (isRoot) users.push({ uid: 65534, gid: 65534 });
+    if (isRoot) users.push({ uid: 65534, gid: 65534, cwd: tmpdir() });
     for (const user of users) {
       const { stdout } = await runNode(code, { ...user, timeout: 10_000 });
       assert.notEqual(stdout.trim(), '', `the lock call hung (${JSON.stringify(user)})`);
