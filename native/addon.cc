@@ -1,5 +1,8 @@
-// The flock primitives, nothing else: open a lock file, flock it (try or wait), write the
-// holder record, close. Every policy (queues, timeouts, errors, metrics) lives in TypeScript.
+// The flock primitives: open a lock file, flock it (try or wait), write the holder record,
+// close. The little policy kept here is what must happen inside open() itself: never block
+// (O_NONBLOCK, against a planted FIFO), never follow a symlink, fall back to read-only where the
+// file may not be written (flock needs no write access), accept regular files only. Everything
+// else (queues, timeouts, whether to write a record, errors, metrics) lives in TypeScript.
 //
 // Calls return numbers rather than throwing: a descriptor, 0, or an errno (negative from open).
 // Descriptors handed out are tracked per environment and closed when it shuts down, so a
