@@ -37,7 +37,7 @@ test('the temp file of a writer killed mid-write is removed by the next update',
   const path = join(dir, 'a.json');
   const writer = spawnChild(t, process.execPath, ['--input-type=module', '-e', `
     import { writeFileAtomic } from ${JSON.stringify(entry)};
-    await writeFileAtomic(${JSON.stringify(path)}, Buffer.alloc(1 << 30, 1));`]);
+    await writeFileAtomic(${JSON.stringify(path)}, Buffer.alloc(1 << 28, 1));`]);
   const temps = () => readdirSync(dir).filter((name) => name.endsWith('.tmp'));
   await within(
     (async () => {
