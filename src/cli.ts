@@ -117,7 +117,12 @@ async function run({ path, command, ...options }: Extract<Invocation, { kind: 'r
   // Listening before the spawn: a signal arriving just after it must not kill this process (and
   // release the lock) with the command still running. Listeners run on a later tick, after
   // `child` is set.
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  // In a terminal, Ctrl-C and Ctrl-\ reach the whole foreground process group, the command
+  // included: passing them on as well would deliver them twice (flock(1) delivers them once).
+  const fromTerminal = new Set<NodeJS.Signals>(process.stdin.isTTY ? ['SIGINT', 'SIGQUIT'] : []);
+  const forward = (signal: NodeJS.Signals) => {
+    if (!fromTerminal.has(signal)) child.kill(signal);
+  };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(signal, forward);
   // The command inherits the locked descriptor (as fd 3), as under flock(1): if this process is
   // killed (SIGKILL, the OOM killer), the command keeps the lock until it ends.

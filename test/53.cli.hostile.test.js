@@ -44,3 +44,30 @@ test('status and a run with a FIFO at the lock path fail at once with a clear me
     assert.match(stderr, /not a regular file/);
   }
 });
+
+test('Ctrl-C in a terminal reaches the command once, as under flock(1)', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  // A real pty: the CLI runs in its foreground process group; the command counts SIGINTs.
+  const script = `
+import os, pty, sys, time, select
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], sys.argv[3], '--', sys.executable, '-c',
+        'import signal, time\\nn = [0]\\ndef on(*_): n[0] += 1\\nsignal.signal(signal.SIGINT, on)\\nprint("ready", flush=True)\\nend = time.time() + 1.5\\nwhile time.time() < end: time.sleep(0.01)\\nprint("got %d" % n[0], flush=True)'])
+out = b''
+def read_until(token, limit):
+    global out
+    end = time.time() + limit
+    while token not in out and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try: out += os.read(fd, 1024)
+            except OSError: break
+read_until(b'ready', 10)
+os.write(fd, b'\\x03')
+read_until(b'got', 10)
+print(out.decode(errors='replace'))
+`;
+  const { stdout } = await run('python3', ['-c', script, process.execPath, cli, path], { timeout: 30_000 });
+  assert.match(stdout, /got 1\b/, stdout);
+});
