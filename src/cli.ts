@@ -20,7 +20,8 @@ Runs COMMAND while holding the lock on PATH (kept in PATH.lock), and exits with 
 With flock the command inherits the locked descriptor (as fd 3), as under flock(1): the lock
 lasts while the command runs, even if this process is killed, and is released when it ends.
 A pid-file lock is this process's and ends with it. SIGINT, SIGTERM, SIGHUP and SIGQUIT are
-passed on to the command.
+passed on to the command (in a terminal, SIGINT and SIGQUIT reach it from the terminal and are
+not sent again).
 
   -s, --shared       take a shared (read) lock; many may hold one at once
   -t, --timeout MS   give up after MS milliseconds (default: wait as long as it takes)
