@@ -35,7 +35,11 @@ for (const backend of ['flock', 'pidfile']) {
     let floor = 0;
     for (let round = 0; round < 10; round++) {
       const writers = [writer(t, file, backend), writer(t, file, backend), writer(t, file, backend)];
-      await new Promise((resolve) => setTimeout(resolve, 150 + Math.random() * 250));
+      // Once one of them has saved (a loaded machine may take a while to start three processes),
+      // then at a random moment.
+      const firstSave = Promise.race(writers.map((child) => child.next('saved').then((line) => child.lines.unshift(line), () => {})));
+      await Promise.race([firstSave, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 250));
       // Killed one by one at slightly different moments: some hold the lock, some wait, some write.
       for (const child of writers) {
         await child.kill('SIGKILL');
