@@ -2,11 +2,11 @@
 // renamed over it, then the folder fsynced. A reader sees the old file or the new one, never a
 // mix, and a crash at any moment leaves one of the two whole.
 import { createHash, randomBytes } from 'node:crypto';
-import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { type FileHandle, chown, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { resolveTarget } from './canonical.js';
+import { pidNamespace } from './platform/process.js';
 import { errorCode, explained } from './errors.js';
 import { defaultRetry, toPath } from './options.js';
 import { delays, sleep } from './retry.js';
@@ -41,11 +41,7 @@ const TEMP_SUFFIX_BYTES = 1 + 1 + 8 + 1 + 8 + 1 + 16 + 4;
 let ownTag: string | undefined;
 function writerTag(): string {
   if (ownTag === undefined) {
-    let namespace = '';
-    try {
-      namespace = readlinkSync('/proc/self/ns/pid');
-    } catch {}
-    ownTag = createHash('sha256').update(`${hostname()}\0${namespace}`).digest('hex').slice(0, 8);
+    ownTag = createHash('sha256').update(`${hostname()}\0${pidNamespace() ?? ''}`).digest('hex').slice(0, 8);
   }
   return `${process.pid.toString(36).padStart(8, '0')}-${ownTag}`;
 }
