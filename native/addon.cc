@@ -4,7 +4,8 @@
 // file may not be written (flock needs no write access), accept regular files only. Everything
 // else (queues, timeouts, whether to write a record, errors, metrics) lives in TypeScript.
 //
-// Calls return numbers rather than throwing: a descriptor, 0, or an errno (negative from open).
+// Calls return numbers rather than throwing: a descriptor, 0, or an errno (negative where a
+// descriptor or id could have been returned instead: open, wait, waitSync).
 // Descriptors handed out are tracked per environment and closed when it shuts down, so a
 // worker thread that exits without releasing does not keep its locks for the whole process.
 #include <napi.h>
@@ -126,62 +127,86 @@ class Addon : public Napi::Addon<Addon> {
     return Number(ftruncate(fd, length) == 0 ? 0 : errno);
   }
 
-  // wait(fd, op, callback) -> id, or -errno. The descriptor belongs to the wait until
-  // callback(0) hands it back locked; on callback(errno) it has been closed.
+  // wait(fd, op, callback) -> id, or -errno. The descriptor belongs to the wait from then on:
+  // callback(0, fd) hands back the one that holds the lock (another, if a parked wait on the same
+  // lock file was adopted); on callback(errno) it has been closed.
   Napi::Value StartAsyncWait(const Napi::CallbackInfo& info) {
     int fd = info[0].As<Napi::Number>().Int32Value();
     if (!fds_.count(fd)) return Number(-EBADF);
-    auto wait = std::make_shared<Wait>();
-    wait->fd = fd;
-    wait->op = info[1].As<Napi::Number>().Int32Value();
-    wait->id = next_id_++;
+    uint32_t id = next_id_++;
     if (next_id_ == 0) next_id_ = 1;
-    int error = StartWait(wait, mailbox_);
-    if (error) return Number(-error);
-    fds_.erase(fd);
-    pending_.emplace(wait->id, Pending{wait, Napi::Persistent(info[2].As<Napi::Function>())});
+    int error = 0;
+    std::shared_ptr<Wait> wait = BeginWait(fd, info[1].As<Napi::Number>().Int32Value(), true, id, &error);
+    if (!wait) return Number(-error);
+    pending_.emplace(id, Pending{wait, Napi::Persistent(info[2].As<Napi::Function>())});
     // Only waits someone still awaits keep the event loop alive.
     if (pending_.size() == 1) uv_ref(reinterpret_cast<uv_handle_t*>(async_));
-    return Number(wait->id);
+    return Number(id);
   }
 
-  // abandon(id) -> true if the wait was pending. Its callback will not be called; a lock the
-  // kernel grants later is dropped at once.
+  // abandon(id) -> true if the wait was pending. Its callback will not be called; the wait is
+  // parked for a later request to adopt, and a lock the kernel grants it meanwhile is dropped.
   Napi::Value AbandonAsyncWait(const Napi::CallbackInfo& info) {
     auto found = pending_.find(info[0].As<Napi::Number>().Uint32Value());
     if (found == pending_.end()) return Napi::Boolean::New(env_, false);
-    Abandon(found->second.wait);
+    Abandon(found->second.wait, true);
     Forget(found);
     return Napi::Boolean::New(env_, true);
   }
 
-  // waitSync(fd, op, timeoutMs) -> 0, ETIMEDOUT or errno. Blocks this thread at most timeoutMs.
-  // On anything but 0 the descriptor has been taken over and will be closed.
+  // waitSync(fd, op, timeoutMs) -> the descriptor that holds the lock (another, if a parked wait
+  // was adopted), or -errno (-ETIMEDOUT after timeoutMs). Blocks this thread. The descriptor
+  // passed in is the wait's from the start: on failure it has been closed or parked.
   Napi::Value WaitSync(const Napi::CallbackInfo& info) {
     int fd = info[0].As<Napi::Number>().Int32Value();
-    if (!fds_.count(fd)) return Number(EBADF);
-    auto wait = std::make_shared<Wait>();
-    wait->fd = fd;
-    wait->op = info[1].As<Napi::Number>().Int32Value();
+    if (!fds_.count(fd)) return Number(-EBADF);
     auto timeout = std::chrono::duration<double, std::milli>(info[2].As<Napi::Number>().DoubleValue());
-    int error = StartWait(wait, nullptr);
-    fds_.erase(fd);
-    if (error) {
+    int error = 0;
+    std::shared_ptr<Wait> wait = BeginWait(fd, info[1].As<Napi::Number>().Int32Value(), false, 0, &error);
+    if (!wait) {
+      fds_.erase(fd);
       close(fd);
-      return Number(error);
+      return Number(-error);
     }
     std::unique_lock<std::mutex> lock(wait->mutex);
-    if (!wait->granted_or_failed.wait_for(lock, timeout, [&] { return wait->done; })) {
+    if (!wait->finished.wait_for(lock, timeout, [&] { return wait->done; })) {
       lock.unlock();
-      Abandon(wait);
-      return Number(ETIMEDOUT);
+      Abandon(wait, true);
+      return Number(-ETIMEDOUT);
     }
     if (wait->error) {
-      close(fd);
-      return Number(wait->error);
+      close(wait->fd);
+      return Number(-wait->error);
     }
-    fds_.insert(fd);
-    return Number(0);
+    fds_.insert(wait->fd);
+    return Number(wait->fd);
+  }
+
+  // Starts a wait on `fd`, or adopts the parked one on the same lock file and operation (then
+  // `fd`, which holds no lock, is closed). Either way `fd` is no longer the caller's. Null (and
+  // `error`) if no thread could be started; `fd` is then still the caller's.
+  std::shared_ptr<Wait> BeginWait(int fd, int op, bool async, uint32_t id, int* error) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      *error = errno;
+      return nullptr;
+    }
+    WaitKey key{st.st_dev, st.st_ino, op};
+    std::shared_ptr<Wait> wait = Adopt(*mailbox_, key, async, id);
+    if (!wait) {
+      wait = std::make_shared<Wait>();
+      wait->fd = fd;
+      wait->key = key;
+      wait->mailbox = mailbox_;
+      wait->async = async;
+      wait->id = id;
+      *error = StartWait(wait);
+      if (*error) return nullptr;
+    } else {
+      close(fd);
+    }
+    fds_.erase(fd);
+    return wait;
   }
 
   void DeliverFinished() {
@@ -203,7 +228,7 @@ class Addon : public Napi::Addon<Addon> {
       } else {
         fds_.insert(wait->fd);
       }
-      callback.MakeCallback(env.Global(), {Number(wait->error)});
+      callback.MakeCallback(env.Global(), {Number(wait->error), Number(wait->fd)});
     }
   }
 
@@ -212,17 +237,18 @@ class Addon : public Napi::Addon<Addon> {
     if (pending_.empty()) uv_unref(reinterpret_cast<uv_handle_t*>(async_));
   }
 
-  // The environment (main thread or worker) is going away: abandon its waits, close the
-  // descriptors it still holds, which drops their locks, and close the async handle.
+  // The environment (main thread or worker) is going away: abandon its waits (parking none),
+  // close the descriptors it still holds, which drops their locks, and close the async handle.
   static void Shutdown(napi_async_cleanup_hook_handle handle, void* data) {
     Addon* self = static_cast<Addon*>(data);
-    for (auto& entry : self->pending_) Abandon(entry.second.wait);
+    for (auto& entry : self->pending_) Abandon(entry.second.wait, false);
     self->pending_.clear();
     for (int fd : self->fds_) close(fd);
     self->fds_.clear();
     {
       std::lock_guard<std::mutex> guard(self->mailbox_->mutex);
       self->mailbox_->async = nullptr;
+      self->mailbox_->parked.clear();  // nobody is left to adopt them; each ends on its own
     }
     self->async_->data = handle;
     uv_close(reinterpret_cast<uv_handle_t*>(self->async_), [](uv_handle_t* closed) {

@@ -2,14 +2,20 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { LockError } from './errors.js';
 
-/** The addon's calls (see native/addon.cc). Numbers in, numbers out: no throwing across. */
+/**
+ * The addon's calls (see native/addon.cc). Numbers in, numbers out: no throwing across. Errno
+ * values are positive where only 0 or an errno can come back (flock, close, writeRecord) and
+ * negative where a descriptor or an id could have come back instead (open, wait, waitSync).
+ */
 export interface FlockAddon {
   open(path: string, mode: number, ident: Float64Array): number;
   flock(fd: number, op: number): number;
   close(fd: number): number;
   writeRecord(fd: number, bytes: Uint8Array): number;
-  wait(fd: number, op: number, done: (errno: number) => void): number;
+  /** The descriptor is the wait's from then on; `done(0, fd)` hands back the one that holds the lock. */
+  wait(fd: number, op: number, done: (errno: number, fd: number) => void): number;
   abandon(id: number): boolean;
+  /** The descriptor that holds the lock (maybe another than `fd`), or -errno. */
   waitSync(fd: number, op: number, timeoutMs: number): number;
   readonly LOCK_SH: number;
   readonly LOCK_EX: number;

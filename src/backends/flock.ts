@@ -15,7 +15,7 @@ class FlockTicket implements Ticket {
   constructor(
     readonly key: string,
     readonly lockfilePath: string,
-    /** -1 once closed, or once a wait that was abandoned owns it. */
+    /** -1 once closed, and while a wait owns it (it hands back the descriptor that holds the lock). */
     public fd: number,
   ) {}
 }
@@ -88,17 +88,18 @@ export const flockBackend: Backend<FlockTicket> = {
     holderRecord(); // made now, while waiting costs nothing, rather than once the lock is ours
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
-        addon.abandon(id);
-        ticket.fd = -1; // the abandoned wait closes it
+        addon.abandon(id); // parked for the next request on this lock file, or closed
         reject(abortReason(signal));
       };
-      const id = addon.wait(ticket.fd, operation(addon, shared), (errno) => {
+      const id = addon.wait(ticket.fd, operation(addon, shared), (errno, fd) => {
         signal.removeEventListener('abort', onAbort);
         if (errno !== 0) return reject(failed(ticket, errno));
+        ticket.fd = fd;
         granted(addon, ticket, shared);
         resolve();
       });
       if (id < 0) return reject(systemError(id, 'flock', ticket.lockfilePath, 'start a wait for'));
+      ticket.fd = -1;
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -107,12 +108,16 @@ export const flockBackend: Backend<FlockTicket> = {
   acquireSync(ticket: FlockTicket, shared: boolean, timeoutMs: number): boolean {
     const addon = loadAddon();
     const op = operation(addon, shared);
-    const errno = timeoutMs === Infinity ? addon.flock(ticket.fd, op) : addon.waitSync(ticket.fd, op, timeoutMs);
-    if (errno === ETIMEDOUT) {
-      ticket.fd = -1; // the abandoned wait closes it
-      return false;
+    if (timeoutMs === Infinity) {
+      const errno = addon.flock(ticket.fd, op);
+      if (errno !== 0) throw systemError(errno, 'flock', ticket.lockfilePath, 'lock');
+    } else {
+      const fd = addon.waitSync(ticket.fd, op, timeoutMs);
+      ticket.fd = -1; // the wait's now: parked, closed, or handed back below
+      if (fd === -ETIMEDOUT) return false;
+      if (fd < 0) throw failed(ticket, fd);
+      ticket.fd = fd;
     }
-    if (errno !== 0) throw failed(ticket, errno);
     granted(addon, ticket, shared);
     return true;
   },

@@ -2,6 +2,7 @@
 // the same locks. A test file that needs one declares it, and is skipped, saying why, where it
 // is missing, rather than failing for a reason that has nothing to do with the package.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 
 const found = (command, args) => spawnSync(command, args, { stdio: 'ignore' }).status === 0;
@@ -11,6 +12,7 @@ export const needs = {
   flockCommand: found('flock', ['--version']) ? undefined : 'flock(1) is not installed',
   python: found('python3', ['-c', 'import fcntl']) ? undefined : 'python3 with fcntl is not available',
   bash: found('bash', ['-c', 'true']) ? undefined : 'bash is not available',
+  proc: existsSync('/proc/self/status') ? undefined : 'there is no /proc to count threads and descriptors in',
 };
 
 /**
