@@ -29,8 +29,8 @@ not sent again).
   -b, --backend B    flock (default; not on Windows), pidfile (default on Windows), or auto;
                      every process sharing a lock must use the same backend
 
-status PATH says whether the lock on PATH is free (exit 0) or held (exit 1), and by whom where
-the lock file records it.
+status PATH says whether the lock on PATH is free (exit 0) or held (exit 1), and by whom: on
+Linux the kernel's list of holders, elsewhere the last holder the lock file records.
 
 Exit status: the command's own; 128+N if a signal N ended it; 75 if the lock was busy
 (--nonblock) or the wait timed out; 69 if the lock could not be taken (the message says why);
@@ -169,7 +169,7 @@ async function status({ path, backend }: Extract<Invocation, { kind: 'status' }>
     process.exit(EXIT.free);
   }
   const shared = await probe(true);
-  if (shared.free) console.log(`${path}: held shared (by one or more readers; they are not recorded)`);
+  if (shared.free) console.log(`${path}: held shared${exclusive.holder ? ` by ${exclusive.holder.replace(/ \(shared\)$/, '')}` : ' (by readers that are not recorded)'}`);
   else console.log(`${path}: held by ${exclusive.holder ?? 'a process that does not record itself (flock(1), Python, ...)'}`);
   process.exit(EXIT.held);
 }

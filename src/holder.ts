@@ -3,7 +3,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
-import { isAlive, pidNamespace, processStartTime } from './platform/process.js';
+import { type FlockHolder, isAlive, pidNamespace, printable, processCommand, processStartTime } from './platform/process.js';
 
 /** HolderRecord is what a lock file says about its holder. */
 export interface HolderRecord {
@@ -29,7 +29,7 @@ export function ownIdentity(): HolderRecord {
     pid: process.pid,
     hostname: hostname(),
     started: processStartTime(process.pid) ?? Math.round(Date.now() - process.uptime() * 1000),
-    command: [basename(process.argv0), ...process.argv.slice(1).map((arg) => basename(arg))].join(' ').slice(0, 200),
+    command: printable([basename(process.argv0), ...process.argv.slice(1).map((arg) => basename(arg))].join(' ').slice(0, 200)),
   };
   const pidns = pidNamespace();
   if (pidns !== undefined) own.pidns = pidns;
@@ -41,8 +41,9 @@ export const MAX_RECORD_BYTES = 4096;
 const MAX_RECORD = MAX_RECORD_BYTES;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PIDNS = /^pid:\[\d+\]$/;
-/** Printable, no control characters (the hostname ends up in messages and logs). */
+/** Printable, no control characters (the hostname and command end up in messages and logs). */
 const PRINTABLE = /^[^\p{C}]{1,255}$/u;
+const COMMAND = /^[^\p{C}]{0,300}$/u;
 const KEYS = new Set(['pid', 'hostname', 'started', 'command', 'since', 'nonce', 'pidns']);
 
 function finite(value: unknown): value is number {
@@ -69,7 +70,7 @@ export function parseRecord(text: string): HolderRecord | undefined {
   const { pid, hostname, started = 0, command = '', since, nonce, pidns } = record;
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || pid >= 2 ** 31) return undefined;
   if (typeof hostname !== 'string' || !PRINTABLE.test(hostname)) return undefined;
-  if (!finite(started) || typeof command !== 'string' || command.length > 300) return undefined;
+  if (!finite(started) || typeof command !== 'string' || !COMMAND.test(command)) return undefined;
   if (since !== undefined && !finite(since)) return undefined;
   if (nonce !== undefined && (typeof nonce !== 'string' || !UUID.test(nonce))) return undefined;
   if (pidns !== undefined && (typeof pidns !== 'string' || !PIDNS.test(pidns))) return undefined;
@@ -110,9 +111,37 @@ export function isDead(record: HolderRecord): boolean {
 /** describe renders a record as "pid 4242 (node a.js) on host h since 12:00:01". */
 export function describe(record: HolderRecord): string {
   const since = record.since ?? record.started;
-  const clock = new Date(since).toTimeString().slice(0, 8);
   const what = record.since === undefined ? 'running since' : 'since';
-  return `pid ${record.pid} (${record.command}) on host ${record.hostname} ${what} ${clock}`;
+  return `pid ${record.pid} (${record.command}) on host ${record.hostname} ${what} ${clock(since)}`;
+}
+
+function clock(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8);
+}
+
+/**
+ * describeProcess renders a live process of this host as describe() does, from what the OS says
+ * of it; a process that has exited is named as the one that took the lock and passed it on.
+ */
+export function describeProcess(pid: number): string {
+  if (pid <= 0) return 'a process outside this pid namespace';
+  if (!isAlive(pid)) return `a process that pid ${pid} (now exited) passed the lock file's descriptor to`;
+  const started = processStartTime(pid);
+  const since = started === undefined ? '' : ` running since ${clock(started)}`;
+  return `pid ${pid} (${processCommand(pid) ?? 'command unknown'}) on host ${ownIdentity().hostname}${since}`;
+}
+
+/**
+ * describeFlockHolders says who holds a flock lock, from the kernel's list of its holders: by
+ * the lock file's record where the record's process is the one holding (it knows more), else
+ * by what the OS says of each process. Shared holders are all named, up to three.
+ */
+export function describeFlockHolders(holders: readonly FlockHolder[], record: HolderRecord | undefined): string | undefined {
+  if (holders.length === 0) return undefined;
+  const named = holders.slice(0, 3).map(({ pid }) => (record && record.pid === pid && isLocal(record) && !isDead(record) ? describe(record) : describeProcess(pid)));
+  if (!holders[0]!.shared) return named[0];
+  const more = holders.length > 3 ? ` and ${holders.length - 3} more` : '';
+  return `${named.join(', ')}${more} (shared)`;
 }
 
 /**

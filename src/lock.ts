@@ -222,6 +222,8 @@ function waitForTurn(hold: Hold, startedAt: number): Promise<Handle> {
     if (request.timeout !== Infinity) {
       waiter.timer = setTimeout(() => {
         const waited = performance.now() - startedAt;
+        // Our own wait lets go first: a grant racing this timeout must not be named the holder.
+        waiter.backendWait.abort();
         const holder = request.backend.describeHolder(request.lockfilePath);
         onGaveUp(request, waited, 'timeout', holder);
         fail(hold, waiter, new LockTimeoutError(request.path, request.lockfilePath, waited, holder));

@@ -101,3 +101,72 @@ test('flock: a lock file on a read-only mount still locks (shared and exclusive)
     handle.release();
   }
 });
+
+/** flock(1) holding `mode` on `lockfile` until told to go (through its command's stdin). */
+async function flockHolder(t, lockfile, mode = '-x') {
+  const child = spawnChild(t, 'flock', [mode, lockfile, 'sh', '-c', 'echo held; read line']);
+  await child.next('held');
+  return child;
+}
+
+test('flock: a timeout names the process the kernel says holds the lock, not the live former holder the record names', async (t) => {
+  const path = join(tempDir(t), 'data.json');
+  // A lockedfile process takes the lock (recording itself), lets it go, and lives on.
+  const former = spawnChild(t, process.execPath, ['--input-type=module', '-e', `
+    import { lock } from ${JSON.stringify(entry)};
+    (await lock(${JSON.stringify(path)}, { backend: 'flock' })).release();
+    console.log('released');
+    process.stdin.resume();`]);
+  await former.next('released');
+  assert.match(readFileSync(`${path}.lock`, 'utf8'), new RegExp(`"pid":${former.pid},`));
+  const holder = await flockHolder(t, `${path}.lock`);
+  const error = await lock(path, { backend: 'flock', timeout: 50 }).catch((caught) => caught);
+  assert.ok(error instanceof LockTimeoutError, String(error));
+  assert.match(error.holder, new RegExp(`^pid ${holder.pid} \\(flock -x data\\.json\\.lock sh -c echo held; read line\\) on host \\S+ running since \\d\\d:`));
+  assert.doesNotMatch(error.message, new RegExp(`pid ${former.pid}\\b`));
+  holder.send();
+  await holder.exited;
+});
+
+test('flock: every shared holder is named, with its command', async (t) => {
+  const path = join(tempDir(t), 'data.json');
+  const readers = [await flockHolder(t, `${path}.lock`, '-s'), await flockHolder(t, `${path}.lock`, '-s')];
+  const error = await lock(path, { backend: 'flock', timeout: 50 }).catch((caught) => caught);
+  assert.ok(error instanceof LockTimeoutError, String(error));
+  for (const reader of readers) assert.match(error.holder, new RegExp(`pid ${reader.pid} \\(flock -s data\\.json\\.lock `));
+  assert.match(error.holder, /shared/);
+  for (const reader of readers) reader.send();
+  await Promise.all(readers.map((reader) => reader.exited));
+});
+
+test('flock: however often a holder takes and lets go of the lock, a reader of who holds it never sees a half-made or foreign record', { timeout: 60_000 }, async (t) => {
+  const path = join(tempDir(t), 'data.json');
+  // Holders with command lines of different lengths, so that records overwrite longer ones.
+  const churn = (tag) => spawnChild(t, process.execPath, ['--input-type=module', '-e', `
+    import { lock } from ${JSON.stringify(entry)};
+    console.log('started');
+    for (const end = Date.now() + 1500; Date.now() < end; ) (await lock(${JSON.stringify(path)}, { backend: 'flock' })).release();
+    console.log('done');`, tag]);
+  const holders = [churn('a'), churn('a-much-longer-command-line-argument-than-the-other-one')];
+  await Promise.all(holders.map((holder) => holder.next('started')));
+  const pids = holders.map((holder) => holder.pid);
+  const seen = { named: 0, unknown: 0, self: 0 };
+  const finished = Promise.all(holders.map((holder) => holder.next('done')));
+  let done = false;
+  finished.then(() => (done = true));
+  while (!done) {
+    await new Promise((resolve) => setImmediate(resolve)); // lets the holders' lines in
+    const error = await lock(path, { backend: 'flock', timeout: 0 }).then((handle) => handle.release(), (caught) => caught);
+    if (!(error instanceof LockTimeoutError)) continue;
+    if (error.holder === undefined) seen.unknown++;
+    else {
+      seen.named++;
+      const pid = Number(/^pid (\d+) /.exec(error.holder)?.[1]);
+      // This process too, for an instant: a given-up wait of ours, between the kernel's grant and its drop.
+      if (pid === process.pid) seen.self++;
+      else assert.ok(pids.includes(pid), `named ${JSON.stringify(error.holder)}, not one of the holders ${pids}`);
+    }
+  }
+  t.diagnostic(`named ${seen.named} holders (${seen.self} times this process), ${seen.unknown} unknown`);
+  assert.ok(seen.named > 0);
+});

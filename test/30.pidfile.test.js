@@ -318,8 +318,10 @@ test('taking over a stale pid file is race-free: of 8 processes that find the sa
   await Promise.all(children.map((child) => child.exited));
 });
 
-test("a lock file that is not a lockedfile record (another tool's: Gemfile.lock, flock(1)'s empty file) is refused with ELOCKFOREIGN naming it and opts.lockfilePath, and left byte-identical", async (t) => {
-  for (const contents of ['GEM\n  remote: https://rubygems.org/\n', '{"pid":', '{"pid":1,"hostname":"h","nonce":"x/../../../etc/NAME"}', '']) {
+test("a lock file that is not a lockedfile record (another tool's: Gemfile.lock, flock(1)'s empty file, control characters) is refused with ELOCKFOREIGN naming it and opts.lockfilePath, and left byte-identical", async (t) => {
+  // ...and a record whose command would put an escape sequence into messages and terminals.
+  const escaping = JSON.stringify({ pid: process.pid, hostname: 'h', started: 1, command: 'x\u001b[2J\nforged line' });
+  for (const contents of ['GEM\n  remote: https://rubygems.org/\n', '{"pid":', '{"pid":1,"hostname":"h","nonce":"x/../../../etc/NAME"}', escaping, '']) {
     const { dir, path, lockfile } = paths(t);
     plant(lockfile, contents, 5000);
     const error = await lock(path, { ...PIDFILE, timeout: 2000 }).catch((caught) => caught);

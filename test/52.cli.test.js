@@ -311,12 +311,12 @@ test('status says "held by pid <pid>" and exits 1 while a lockedfile process hol
   assert.deepEqual(await lockedfile(['status', path]), { code: 0, signal: null, stdout: `${path}: free\n`, stderr: '' });
 });
 
-test('status says "held shared" and exits 1 while flock -s holds the lock', { timeout: 20_000 }, async (t) => {
+test('status says "held shared by pid <pid> (flock -s ...)" and exits 1 while flock -s holds the lock', { timeout: 20_000 }, async (t) => {
   const { path, lockfile } = paths(t);
   const holder = await flockHolder(t, lockfile, ['-s']);
   const { code, stdout, stderr } = await lockedfile(['status', path]);
   assert.equal(code, 1, stderr);
-  assert.match(stdout, /: held shared\b/);
+  assert.match(stdout, new RegExp(`: held shared by pid ${holder.pid} \\(flock -s state\\.json\\.lock sh -c [^)]*\\) on host \\S+ running since \\d\\d:\\d\\d:\\d\\d\n$`));
   // Asking did not leave the shared holder alone with a taken lock: an exclusive taker still fails,
   // a shared one still succeeds.
   assert.equal(await flockTries(lockfile, ['-x']), 1);
@@ -325,13 +325,13 @@ test('status says "held shared" and exits 1 while flock -s holds the lock', { ti
   await holder.exited;
 });
 
-test('status says held (by no recorded pid) and exits 1 while flock(1) holds the lock exclusively', { timeout: 20_000 }, async (t) => {
+test('status says "held by pid <pid> (flock ...)" and exits 1 while flock(1) holds the lock exclusively', { timeout: 20_000 }, async (t) => {
   const { path, lockfile } = paths(t);
   const holder = await flockHolder(t, lockfile, ['-x']);
   const { code, stdout, stderr } = await lockedfile(['status', path]);
   assert.equal(code, 1, stderr);
-  assert.match(stdout, /: held by /);
-  assert.doesNotMatch(stdout, /pid \d|shared|free/);
+  assert.match(stdout, new RegExp(`: held by pid ${holder.pid} \\(flock -x state\\.json\\.lock sh -c `));
+  assert.doesNotMatch(stdout, /shared|free/);
   holder.send();
   await holder.exited;
   assert.equal((await lockedfile(['status', path])).code, 0);

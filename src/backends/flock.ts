@@ -6,7 +6,8 @@ import { readSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
 import { abortReason, systemError } from '../errors.js';
-import { MAX_RECORD_BYTES, describe, isDead, ownIdentity, parseRecord, readLockFile } from '../holder.js';
+import { MAX_RECORD_BYTES, describe, describeFlockHolders, isDead, ownIdentity, parseRecord, readLockFile } from '../holder.js';
+import { flockHolders } from '../platform/process.js';
 import { type FlockAddon, loadAddon } from '../native.js';
 
 const { EWOULDBLOCK = 11, ETIMEDOUT = 110 } = constants.errno;
@@ -134,7 +135,9 @@ export const flockBackend: Backend<FlockTicket> = {
   describeHolder(lockfilePath: string): string | undefined {
     const text = readLockFile(lockfilePath);
     const record = text === undefined ? undefined : parseRecord(text);
-    // The record outlives its writer: a dead writer cannot be the one holding the kernel lock.
-    return record && !isDead(record) ? describe(record) : undefined;
+    // The kernel knows who holds the lock (Linux); the record only who last held it exclusively.
+    const holders = flockHolders(lockfilePath);
+    if (holders) return describeFlockHolders(holders, record);
+    return record && !isDead(record) ? `an unknown process (the last recorded holder is ${describe(record)})` : undefined;
   },
 };

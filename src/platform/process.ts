@@ -1,6 +1,8 @@
-// What the operating system tells about other processes: whether one is alive, and when it
-// started (so that a reused pid is not mistaken for the process that wrote a record).
-import { readFileSync, readlinkSync } from 'node:fs';
+// What the operating system tells about other processes: whether one is alive, when it started
+// (so that a reused pid is not mistaken for the process that wrote a record), its command line,
+// and which processes hold flock locks on a file.
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { errorCode } from '../errors.js';
 
 /**
@@ -63,4 +65,63 @@ export function pidNamespace(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Control characters (newlines, escape sequences) from another process's text, made visible. */
+export function printable(text: string): string {
+  return text.replace(/\p{C}/gu, '?');
+}
+
+/**
+ * processCommand returns a process's command line, each word shortened to its last path part
+ * ("node persona.js"), at most 200 characters, control characters replaced; undefined where the
+ * platform does not say (or the process is gone).
+ */
+export function processCommand(pid: number): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    return words.length === 0 ? undefined : printable(words.map((word) => basename(word)).join(' ').slice(0, 200));
+  } catch {
+    return undefined;
+  }
+}
+
+/** One flock(2) lock on a file, as the kernel lists it. */
+export interface FlockHolder {
+  /** The process that took the lock; it may have exited since, leaving the lock to a process it passed the descriptor to. */
+  readonly pid: number;
+  readonly shared: boolean;
+}
+
+/** The kernel's name for a file in /proc/locks: major:minor:inode, the device numbers in hex. */
+function lockedName(dev: bigint, ino: bigint): string {
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  return `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${ino}`;
+}
+
+const FLOCK_LINE = /^\d+:\s+FLOCK\s+\S+\s+(READ|WRITE)\s+(\d+)\s+([0-9a-f]+:[0-9a-f]+:\d+)\s/;
+
+/**
+ * flockHolders lists the flock(2) locks held on `file` (not the waits for them), from Linux's
+ * /proc/locks; undefined where the platform cannot tell (not Linux, no /proc, no such file).
+ */
+export function flockHolders(file: string): FlockHolder[] | undefined {
+  if (process.platform !== 'linux') return undefined;
+  let name: string;
+  let table: string;
+  try {
+    const info = lstatSync(file, { bigint: true });
+    name = lockedName(info.dev, info.ino);
+    table = readFileSync('/proc/locks', 'latin1');
+  } catch {
+    return undefined;
+  }
+  const holders: FlockHolder[] = [];
+  for (const line of table.split('\n')) {
+    const match = FLOCK_LINE.exec(line);
+    if (match?.[3] === name) holders.push({ pid: Number(match[2]), shared: match[1] === 'READ' });
+  }
+  return holders;
 }
