@@ -1,5 +1,6 @@
-import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { type Stats, lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, parse, resolve, sep } from 'node:path';
+import { LockError } from './errors.js';
 
 /**
  * canonicalPath names a file the same way however its folder is spelled (relative, absolute,
@@ -12,22 +13,88 @@ export function canonicalPath(file: string): string {
 /** As many links as the kernel follows before ELOOP. */
 const MAX_LINKS = 40;
 
+/** S_ISVTX and S_IWOTH: a folder (/tmp) where anyone may plant a link that only its owner can remove. */
+const STICKY_WORLD_WRITABLE = 0o1002;
+
 /**
  * resolveTarget is the one rule for which file a path names, used for its lock and for every
  * write: the real path through every symlink, the file itself included; a dangling link names
- * the file it will create; a missing file names itself in its real folder.
+ * the file it will create; a missing file names itself in its real folder. A symlink that sits
+ * in a sticky, world-writable folder is followed only when it belongs to this process's user or
+ * to the folder's owner, as the kernel's fs.protected_symlinks rules, whatever that setting:
+ * any other is refused with a LockError ELOCKSYMLINK.
  */
 export function resolveTarget(path: string): string {
-  let file = resolve(path);
-  for (let links = 0; links <= MAX_LINKS; links++) {
-    try {
-      return realpathSync.native(file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    const info = lstatSync(file, { throwIfNoEntry: false });
-    if (!info?.isSymbolicLink()) return canonicalPath(file);
-    file = resolve(dirname(file), readlinkSync(file));
+  const file = resolve(path);
+  // The common case, an existing file reached through no symlink, costs one realpath: it
+  // returns the path unchanged only when no name on the way is a link.
+  try {
+    if (realpathSync.native(file) === file) return file;
+  } catch {
+    // Missing, or not reachable: the walk says which.
   }
-  throw Object.assign(new Error(`lockedfile: too many symbolic links in ${path}`), { code: 'ELOOP', path });
+  return walk(path, file);
+}
+
+/**
+ * Follows the absolute `file` one name at a time, as the kernel does, so that every link on the
+ * way, folders included, is checked by checkLink. `..` in a link's target goes up from the
+ * link's real folder, as in realpath.
+ */
+function walk(path: string, file: string): string {
+  const { root } = parse(file);
+  const names = pending([], file.slice(root.length));
+  let folder = root;
+  let links = 0;
+  while (names.length > 0) {
+    const name = names.pop()!;
+    if (name === '..') {
+      folder = dirname(folder);
+      continue;
+    }
+    const next = join(folder, name);
+    // Only the last name may be missing: it names the file to create.
+    const info = lstatSync(next, { throwIfNoEntry: names.length > 0 });
+    if (info === undefined) return next;
+    if (info.isSymbolicLink()) {
+      if (++links > MAX_LINKS) throw Object.assign(new Error(`lockedfile: too many symbolic links in ${path}`), { code: 'ELOOP', path });
+      checkLink(path, next, info, folder);
+      const target = readlinkSync(next);
+      const { root: top } = parse(target); // '' for a relative target
+      if (top !== '') folder = top;
+      pending(names, target.slice(top.length));
+      continue;
+    }
+    if (names.length > 0 && !info.isDirectory()) {
+      throw Object.assign(new Error(`ENOTDIR: ${next} is not a folder`), { code: 'ENOTDIR', path: next });
+    }
+    folder = next;
+  }
+  return folder;
+}
+
+/** Puts the names of `relative` on the `names` stack, the first one on top. */
+function pending(names: string[], relative: string): string[] {
+  const parts = relative.split(sep).filter((name) => name !== '' && name !== '.');
+  for (let index = parts.length - 1; index >= 0; index--) names.push(parts[index]!);
+  return names;
+}
+
+/**
+ * Refuses a link that another user planted in a sticky, world-writable folder, the kernel's
+ * fs.protected_symlinks rule: this package resolves links itself, so the kernel never sees them.
+ */
+function checkLink(path: string, link: string, info: Stats, folder: string): void {
+  const uid = process.geteuid?.();
+  if (uid === undefined || info.uid === uid) return; // no owners to compare (Windows), or our own link
+  const shared = lstatSync(folder);
+  if ((shared.mode & STICKY_WORLD_WRITABLE) !== STICKY_WORLD_WRITABLE || info.uid === shared.uid) return;
+  const via = link === resolve(path) ? 'it is' : `it goes through ${link},`;
+  throw new LockError(
+    'ELOCKSYMLINK',
+    path,
+    `will not follow ${path}: ${via} a symbolic link owned by uid ${info.uid} in ${folder}, a sticky world-writable folder,` +
+      ` where only links owned by you (uid ${uid}) or by the folder's owner (uid ${shared.uid}) are followed.` +
+      ' Use the real path of the file you mean, or keep the file out of the shared folder.',
+  );
 }

@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
 /** The stable `code` strings this package's own lock errors carry. */
-export type LockErrorCode = 'ELOCKTIMEOUT' | 'ELOCKUPGRADE' | 'ELOCKHELD' | 'ELOCKBACKEND' | 'ELOCKFOREIGN';
+export type LockErrorCode = 'ELOCKTIMEOUT' | 'ELOCKUPGRADE' | 'ELOCKHELD' | 'ELOCKBACKEND' | 'ELOCKFOREIGN' | 'ELOCKSYMLINK';
 
 /**
  * LockError is any failure this package reports itself, with a stable `code`, the `path` asked

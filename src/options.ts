@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Backend, BackendOptions, RetryOptions } from './backends/backend.js';
 import { type BackendChoice, selectBackend } from './backends/select.js';
 import { resolveTarget } from './canonical.js';
+import { LockError } from './errors.js';
 
 /** Options for every lock call. */
 export interface LockOptions {
@@ -85,21 +86,24 @@ function forTimer(ms: number): number {
 /**
  * The file whose lock guards `path`: through symlinks, the file they name, so that lock(link)
  * and updateFile(link) agree. A folder that cannot be resolved is left for the lock file's
- * open to report (ENOENT, EACCES) with its advice.
+ * open to report (ENOENT, EACCES) with its advice; a refused link (ELOCKSYMLINK) is reported
+ * here, or the lock would be taken beside the link instead.
  */
-function lockTarget(absolute: string): string {
+function lockTarget(path: string): string {
   try {
-    return resolveTarget(absolute);
-  } catch {
-    return absolute;
+    return resolveTarget(path);
+  } catch (error) {
+    if (error instanceof LockError) throw error;
+    return resolve(path);
   }
 }
 
 /** resolveRequest validates a call's arguments and fills in the defaults. */
 export function resolveRequest(path: unknown, options: LockOptions = {}): Request {
   if (typeof options !== 'object' || options === null) throw new TypeError('lockedfile: opts must be an object.');
-  const absolute = resolve(toPath(path));
-  const lockfilePath = options.lockfilePath === undefined ? `${lockTarget(absolute)}.lock` : resolve(toPath(options.lockfilePath, 'opts.lockfilePath'));
+  const given = toPath(path);
+  const absolute = resolve(given);
+  const lockfilePath = options.lockfilePath === undefined ? `${lockTarget(given)}.lock` : resolve(toPath(options.lockfilePath, 'opts.lockfilePath'));
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('lockedfile: opts.signal must be an AbortSignal.');
   if (options.shared !== undefined && typeof options.shared !== 'boolean') throw new TypeError(`lockedfile: opts.shared must be a boolean, got ${typeof options.shared}.`);
