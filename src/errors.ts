@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
@@ -52,7 +53,7 @@ export class LockTimeoutError extends LockError {
 const openAdvice: Record<string, string> = {
   ENOENT: 'its folder does not exist: create the folder first, or pass opts.lockfilePath',
   ENOTDIR: 'a part of its path is not a folder',
-  EACCES: 'permission denied: the folder must be writable to create the lock file (or, if the lock file exists, readable by this user), or pass opts.lockfilePath',
+  EACCES: 'permission denied: the folder must be writable to create the lock file, or pass opts.lockfilePath',
   EPERM: 'permission denied: the folder must be writable to create the lock file, or pass opts.lockfilePath',
   EROFS: 'the file system is read-only: pass opts.lockfilePath on a writable one',
   EISDIR: 'it is a directory: remove it, or pass opts.lockfilePath',
@@ -71,6 +72,17 @@ function errnoName(positive: number): string {
   return name.startsWith('Unknown') ? (errnoNames.get(positive) ?? name) : name;
 }
 
+/** Advice for a lock file that exists but that this user may not open, if that is the case. */
+function foreignLockFile(lockfilePath: string): string | undefined {
+  const info = lstatSync(lockfilePath, { throwIfNoEntry: false });
+  if (!info?.isFile()) return undefined;
+  const mode = (info.mode & 0o7777).toString(8).padStart(4, '0');
+  return (
+    `permission denied: the lock file exists and belongs to uid ${info.uid} (gid ${info.gid}) with mode ${mode}, which this user may not open. ` +
+    'Every user sharing the lock must be able to read it: have its owner make it readable (chmod a+r), create it with opts.lockfileMode, or pass opts.lockfilePath'
+  );
+}
+
 /**
  * systemError builds an error in the shape of Node's own fs errors (`code`, `errno`, `syscall`,
  * `path`), with a message that names the path and says what to do.
@@ -78,7 +90,7 @@ function errnoName(positive: number): string {
 export function systemError(errno: number, syscall: string, lockfilePath: string, doing: string): NodeJS.ErrnoException {
   const positive = Math.abs(errno);
   const code = errnoName(positive);
-  const advice = openAdvice[code] ?? 'see the code for the cause';
+  const advice = (code === 'EACCES' && foreignLockFile(lockfilePath)) || openAdvice[code] || 'see the code for the cause';
   const error: NodeJS.ErrnoException = new Error(`lockedfile: cannot ${doing} ${lockfilePath}: ${advice} (${code}).`);
   error.code = code;
   error.errno = -positive;

@@ -66,6 +66,27 @@ for (const backend of backends) {
   });
 }
 
+test('flock: another user\'s lock file (mode 0600) is an EACCES error that names its owner and mode, not the folder', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to make a lock file another user cannot open');
+  const dir = tempDir(t);
+  const shared = join(dir, 'shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o777);
+  const path = join(shared, 'a.json');
+  writeFileSync(`${path}.lock`, '', { mode: 0o600 });
+  const code = `
+    import { lock } from ${JSON.stringify(reachableEntry())};
+    try { await lock(${JSON.stringify(path)}, { backend: 'flock' }); console.log('locked'); }
+    catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`;
+  const { stdout, stderr } = await runNode(code, asUnprivileged(dir));
+  assert.equal(stderr, '');
+  const error = JSON.parse(stdout);
+  assert.equal(error.code, 'EACCES');
+  assert.ok(error.message.includes(`${path}.lock`), error.message);
+  assert.match(error.message, /belongs to uid 0 .*mode 0600/);
+  assert.doesNotMatch(error.message, /folder must be writable/);
+});
+
 test('flock: an existing lock file in a read-only folder still locks', async (t) => {
   const dir = tempDir(t);
   const readOnly = join(dir, 'read-only');
