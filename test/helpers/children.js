@@ -11,6 +11,8 @@ const holderScript = fileURLToPath(new URL('./holder.js', import.meta.url));
  * holder.js, or raw text from other programs) that matches, `exited` when the process ends.
  */
 export class Child {
+  #ended = false;
+
   constructor(proc) {
     this.proc = proc;
     this.pid = proc.pid;
@@ -22,7 +24,7 @@ export class Child {
     // 'close', not 'exit': after 'exit' stdout may still hold lines not yet read.
     this.exited = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
     this.exited.then(() => {
-      this.closed = true;
+      this.#ended = true;
       for (const waiter of this.waiters.splice(0)) waiter.reject(new Error(`child ${this.pid} exited before "${waiter.match}"; stderr: ${this.stderr}`));
     });
   }
@@ -43,7 +45,7 @@ export class Child {
   next(match) {
     const index = this.lines.findIndex((message) => message.event === match);
     if (index >= 0) return Promise.resolve(this.lines.splice(index, 1)[0]);
-    if (this.closed) return Promise.reject(new Error(`child ${this.pid} exited before "${match}"; stderr: ${this.stderr}`));
+    if (this.#ended) return Promise.reject(new Error(`child ${this.pid} exited before "${match}"; stderr: ${this.stderr}`));
     return new Promise((resolve, reject) => this.waiters.push({ match, resolve, reject }));
   }
 
