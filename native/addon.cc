@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@ namespace lockedfile {
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) : env_(env) {
+    KeepLoaded();
     DefineAddon(exports, {
         InstanceMethod("open", &Addon::Open),
         InstanceMethod("flock", &Addon::Flock),
@@ -255,6 +257,16 @@ class Addon : public Napi::Addon<Addon> {
       napi_remove_async_cleanup_hook(static_cast<napi_async_cleanup_hook_handle>(closed->data));
       delete reinterpret_cast<uv_async_t*>(closed);
     });
+  }
+
+  // Wait threads outlive the environments that start them (a worker thread may exit while its
+  // given-up waits are still blocked in flock()), so this library's code must stay mapped until
+  // the process ends: Node unloads an addon once the last environment using it is gone.
+  static void KeepLoaded() {
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void*>(&FlockRetrying), &self) && self.dli_fname) {
+      dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    }
   }
 
   static int OpenRetrying(const char* path, int flags, mode_t mode) {

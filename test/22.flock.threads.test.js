@@ -40,12 +40,13 @@ async function eventually(condition, ms, what) {
  */
 function kernelWaits(pid, lockfiles) {
   const inodes = new Set(lockfiles.map((file) => statSync(file).ino));
-  let count = 0;
+  // Counted per lock file: the kernel may list one waiter more than once (under each lock it waits behind).
+  const waited = new Set();
   for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
     const match = /^\d+: -> FLOCK\s+ADVISORY\s+\w+\s+(-?\d+)\s+[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(line);
-    if (match && Number(match[1]) === pid && inodes.has(Number(match[2]))) count += 1;
+    if (match && Number(match[1]) === pid && inodes.has(Number(match[2]))) waited.add(Number(match[2]));
   }
-  return count;
+  return waited.size;
 }
 
 /** A worker thread running helpers/worker.js: `ask(op, path, opts)` resolves with its answer. */
@@ -376,4 +377,46 @@ test('a timeout and a kernel grant landing in the same event-loop turn leave the
     await owner.exited;
   }
   t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}`);
+});
+
+// Run in a child process, since what they guard against ends the whole process.
+
+test('in a process where only worker threads lock, waits they gave up are granted safely after every worker has exited', { timeout: 60_000 }, async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  const holder = spawnChild(t, 'flock', [`${path}.lock`, 'sh', '-c', 'echo held; read line']);
+  await holder.next('held');
+  const child = spawnChild(t, process.execPath, ['--input-type=module', '-e', `
+    import { Worker } from 'node:worker_threads';
+    for (let i = 0; i < 3; i++) {
+      const worker = new Worker(\`import { lock } from ${JSON.stringify(entry)};
+        for (let j = 0; j < 5; j++) await lock(${JSON.stringify(path)}, { backend: 'flock', timeout: 1 }).catch(() => {});\`, { eval: true });
+      await new Promise((resolve) => worker.once('exit', resolve));
+    }
+    console.log('workers gone');
+    process.stdin.once('data', () => setTimeout(() => { console.log('survived'); process.exit(0); }, 300));`]);
+  await child.next('workers gone');
+  holder.send(); // the kernel now grants the waits the workers left behind
+  await holder.exited;
+  child.send();
+  await child.next('survived');
+  assert.deepEqual(await child.exited, { code: 0, signal: null }, child.stderr);
+});
+
+test('worker threads terminated at random moments while they take and release a lock never abort the process', { timeout: 60_000 }, async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  const { code, signal, stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', `
+    import { Worker } from 'node:worker_threads';
+    import { tryLockSync } from ${JSON.stringify(entry)};
+    tryLockSync(${JSON.stringify(`${path}.main`)}).release(); // the addon stays loaded whatever the workers do
+    const loop = \`import { lock } from ${JSON.stringify(entry)};
+      for (;;) (await lock(${JSON.stringify(path)}, { backend: 'flock' })).release();\`;
+    const steady = new Worker(loop, { eval: true });
+    for (let i = 0; i < 200; i++) {
+      const worker = new Worker(loop, { eval: true });
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 30));
+      await worker.terminate();
+    }
+    await steady.terminate();
+    console.log('survived 200 terminations');`]);
+  assert.deepEqual({ code, signal, stdout }, { code: 0, signal: null, stdout: 'survived 200 terminations\n' }, stderr.slice(0, 2000));
 });
