@@ -3,7 +3,8 @@
 // mix, and a crash at any moment leaves one of the two whole.
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type FileHandle, chown, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { resolveTarget } from './canonical.js';
 import { pidNamespace } from './platform/process.js';
@@ -130,7 +131,8 @@ function checkData(data: unknown): string | Uint8Array {
 /**
  * writeFileAtomic replaces the contents of `path` with `data` so that no reader and no crash
  * ever sees a partial file: the previous contents stay whole until the new ones are complete.
- * An existing file keeps its mode (and owner, where allowed); a symlink stays a link and its
+ * An existing file keeps its mode, and its owner and group where allowed (root: both; another
+ * user: the group, if it belongs to it); a symlink stays a link and its
  * target is replaced. On failure the target is untouched and no temp file remains.
  */
 export async function writeFileAtomic(path: string | URL, data: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
@@ -140,6 +142,22 @@ export async function writeFileAtomic(path: string | URL, data: string | Uint8Ar
     throw explained(error, 'write', file);
   });
   await replaceFile(target, bytes, opts, file);
+}
+
+/**
+ * Gives the new file the old one's owner and group where this process may: root keeps both; any
+ * other user keeps the group when it belongs to it (the kernel refuses otherwise, and the write
+ * goes on with the writer's own group).
+ */
+async function keepOwner(handle: FileHandle, existing: Stats): Promise<void> {
+  const uid = process.geteuid?.();
+  const gid = process.getegid?.();
+  if (uid === undefined || (existing.uid === uid && existing.gid === gid)) return;
+  if (uid === 0) return handle.chown(existing.uid, existing.gid);
+  if (existing.gid === gid) return;
+  await handle.chown(uid, existing.gid).catch((error: unknown) => {
+    if (errorCode(error) !== 'EPERM') throw error;
+  });
 }
 
 /**
@@ -161,10 +179,8 @@ export async function replaceFile(target: string, bytes: string | Uint8Array, op
     handle = await retrying(() => open(temp, 'wx', existing ? existing.mode & 0o7777 : (opts.mode ?? 0o666)));
     await handle.writeFile(bytes);
     if (existing) {
-      await handle.chmod(existing.mode & 0o7777); // exactly, whatever the umask
-      if (process.getuid?.() === 0 && (existing.uid !== process.getuid() || existing.gid !== process.getgid?.())) {
-        await chown(temp, existing.uid, existing.gid);
-      }
+      await keepOwner(handle, existing);
+      await handle.chmod(existing.mode & 0o7777); // exactly, whatever the umask; after chown, which may clear set-id bits
     }
     if (opts.fsync !== false) await handle.sync();
     await handle.close();

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from 'lockedfile';
 import { run, spawnChild } from './helpers/children.js';
+import { reachableEntry } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -120,6 +122,31 @@ test('an existing file keeps its owner when the process may set it (root)', asyn
   const info = statSync(file);
   assert.equal(readFileSync(file, 'utf8'), 'new');
   assert.deepEqual([info.uid, info.gid], [4321, 4322]);
+});
+
+test('a writer that is not root keeps the file\'s group where it belongs to it, and writes anyway where it does not', async (t) => {
+  if (process.getuid() !== 0) return t.skip('needs root to run the writer as another user with chosen groups');
+  const dir = tempDir(t);
+  chmodSync(dir, 0o777);
+  const file = join(dir, 'shared.json');
+  const write = (groups, text) =>
+    run('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${groups}`, process.execPath, '--input-type=module', '-e',
+      `import { writeFileAtomic } from ${JSON.stringify(reachableEntry())}; await writeFileAtomic(${JSON.stringify(file)}, ${JSON.stringify(text)});`], { cwd: tmpdir() });
+  writeFileSync(file, 'old');
+  chownSync(file, 0, 4322);
+  chmodSync(file, 0o664);
+  const member = await write('4322', 'by a member');
+  assert.equal(member.code, 0, member.stderr);
+  let info = statSync(file);
+  assert.equal(readFileSync(file, 'utf8'), 'by a member');
+  assert.deepEqual([info.uid, info.gid, info.mode & 0o7777], [65534, 4322, 0o664], 'the group and mode were not kept');
+  chownSync(file, 0, 4323);
+  const stranger = await write('4322', 'by a stranger');
+  assert.equal(stranger.code, 0, stranger.stderr);
+  info = statSync(file);
+  assert.equal(readFileSync(file, 'utf8'), 'by a stranger');
+  assert.deepEqual([info.gid, info.mode & 0o7777], [65534, 0o664]);
+  assert.deepEqual(readdirSync(dir), ['shared.json']);
 });
 
 // A child that uses up every descriptor it may open (EMFILE is real, no mock) and starts a
