@@ -141,34 +141,38 @@ test('flock: every shared holder is named, with its command', async (t) => {
   await Promise.all(readers.map((reader) => reader.exited));
 });
 
-test('flock: however often a holder takes and lets go of the lock, a reader of who holds it never sees a half-made or foreign record', { timeout: 60_000 }, async (t) => {
-  const path = join(tempDir(t), 'data.json');
-  // Holders with command lines of different lengths, so that records overwrite longer ones.
-  const churn = (tag) => spawnChild(t, process.execPath, ['--input-type=module', '-e', `
-    import { lock } from ${JSON.stringify(entry)};
-    console.log('started');
-    for (const end = Date.now() + 1500; Date.now() < end; ) (await lock(${JSON.stringify(path)}, { backend: 'flock' })).release();
-    console.log('done');`, tag]);
-  const holders = [churn('a'), churn('a-much-longer-command-line-argument-than-the-other-one')];
-  await Promise.all(holders.map((holder) => holder.next('started')));
-  const pids = holders.map((holder) => holder.pid);
-  const seen = { named: 0, unknown: 0, self: 0 };
-  const finished = Promise.all(holders.map((holder) => holder.next('done')));
-  let done = false;
-  finished.then(() => (done = true));
-  while (!done) {
-    await new Promise((resolve) => setImmediate(resolve)); // lets the holders' lines in
-    const error = await lock(path, { backend: 'flock', timeout: 0 }).then((handle) => handle.release(), (caught) => caught);
-    if (!(error instanceof LockTimeoutError)) continue;
-    if (error.holder === undefined) seen.unknown++;
-    else {
-      seen.named++;
-      const pid = Number(/^pid (\d+) /.exec(error.holder)?.[1]);
-      // This process too, for an instant: a given-up wait of ours, between the kernel's grant and its drop.
-      if (pid === process.pid) seen.self++;
-      else assert.ok(pids.includes(pid), `named ${JSON.stringify(error.holder)}, not one of the holders ${pids}`);
+for (const backend of ['flock', 'pidfile']) {
+  test(`${backend}: however often a holder takes and lets go of the lock, a reader of who holds it never sees a half-made or foreign record`, { timeout: 60_000 }, async (t) => {
+    const path = join(tempDir(t), 'data.json');
+    // Holders with command lines of different lengths, so that records overwrite longer ones.
+    const churn = (tag) => spawnChild(t, process.execPath, ['--input-type=module', '-e', `
+      import { lock } from ${JSON.stringify(entry)};
+      console.log('started');
+      for (const end = Date.now() + 1500; Date.now() < end; ) (await lock(${JSON.stringify(path)}, { backend: '${backend}' })).release();
+      console.log('done');`, tag]);
+    const holders = [churn('a'), churn('a-much-longer-command-line-argument-than-the-other-one')];
+    await Promise.all(holders.map((holder) => holder.next('started')));
+    const pids = holders.map((holder) => holder.pid);
+    const seen = { named: 0, unknown: 0, self: 0 };
+    const finished = Promise.all(holders.map((holder) => holder.next('done')));
+    let done = false;
+    finished.then(() => (done = true));
+    while (!done) {
+      await new Promise((resolve) => setImmediate(resolve)); // lets the holders' lines in
+      const error = await lock(path, { backend, timeout: 0 }).then((handle) => handle.release(), (caught) => caught);
+      if (error === undefined) continue;
+      // A record caught half made would be refused as another tool's file (ELOCKFOREIGN).
+      assert.ok(error instanceof LockTimeoutError, `${error}`);
+      if (error.holder === undefined) seen.unknown++;
+      else {
+        seen.named++;
+        const pid = Number(/^pid (\d+) /.exec(error.holder)?.[1]);
+        // This process too, for an instant: a given-up wait of ours, between the kernel's grant and its drop.
+        if (pid === process.pid) seen.self++;
+        else assert.ok(pids.includes(pid), `named ${JSON.stringify(error.holder)}, not one of the holders ${pids}`);
+      }
     }
-  }
-  t.diagnostic(`named ${seen.named} holders (${seen.self} times this process), ${seen.unknown} unknown`);
-  assert.ok(seen.named > 0);
-});
+    t.diagnostic(`named ${seen.named} holders (${seen.self} times this process), ${seen.unknown} unknown`);
+    assert.ok(seen.named > 0);
+  });
+}

@@ -378,3 +378,42 @@ test('an invalid LOCKEDFILE_BACKEND is a TypeError naming LOCKEDFILE_BACKEND, fr
   assert.equal(out.explicit, 'flock', 'an explicit opts.backend did not override the invalid LOCKEDFILE_BACKEND');
   assert.deepEqual(readdirSync(dir), ['state.json.lock'], 'only the explicit flock lock created a file');
 });
+
+test('pid-file holders stopped (SIGSTOP) for 1.2 s at random moments, acquiring or holding, are never taken over: no overlap, no lost increment', { timeout: 60_000 }, async (t) => {
+  const { dir, path } = paths(t);
+  const counter = join(dir, 'counter');
+  writeFileSync(counter, '0');
+  const children = Array.from({ length: 2 }, () => holder(t, 'increment', { path, counter, times: 600, opts: PIDFILE }));
+  const finished = Promise.all(children.map((child) => child.next('done')));
+  let stops = 0;
+  for (; stops < 6; stops++) {
+    await delay(50 + Math.random() * 150);
+    const victim = children[stops % 2];
+    if (victim.proc.exitCode !== null) break;
+    victim.proc.kill('SIGSTOP');
+    await delay(1200);
+    victim.proc.kill('SIGCONT');
+  }
+  const reports = await within(finished, 45_000, 'the increments');
+  assert.deepEqual(reports.map((report) => report.overlaps), [0, 0]);
+  assert.equal(Number(readFileSync(counter, 'utf8')), 1200);
+  t.diagnostic(`${stops} stops`);
+});
+
+test('a pid-file holder in another pid namespace on this host (unshare --pid) is respected while it refreshes, and taken over once it stops', { timeout: 30_000 }, async (t) => {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return t.skip('needs Linux and root to make a pid namespace');
+  const { path, lockfile } = paths(t);
+  const holderScript = fileURLToPath(new URL('./helpers/holder.js', import.meta.url));
+  const opts = { ...PIDFILE, stale: 600 };
+  const child = spawnChild(t, 'unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, holderScript, 'hold', JSON.stringify({ path, opts })]);
+  await child.next('locked');
+  const record = JSON.parse(readFileSync(lockfile, 'utf8'));
+  assert.notEqual(record.pidns, PIDNS.pidns, 'the holder did not run in another pid namespace');
+  // Its pid means something else here (pid 1 is our init): it must not be judged by it.
+  const error = await lock(path, { ...opts, timeout: 1500 }).catch((caught) => caught);
+  assert.ok(error instanceof LockTimeoutError, `a live holder in another pid namespace was taken over: ${error}`);
+  assert.equal(JSON.parse(readFileSync(lockfile, 'utf8')).nonce, record.nonce);
+  await child.kill('SIGKILL');
+  const handle = await within(lock(path, { ...opts, signal: untilTestEnds(t) }), 5000, 'the takeover once the holder stopped refreshing');
+  handle.release();
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -61,4 +61,13 @@ test('without its addon, lock() fails with a clear ELOCKBACKEND error instead of
   assert.match(error.message, /install script/);
   assert.match(error.message, /LOCKEDFILE_BACKEND=pidfile/);
   assert.equal(second, 'pidfile', 'an explicit choice of pid files still works');
+});
+
+test('no built module declares a binding named require (setups that rewrite import.meta.url, as jest does, would hit it before it is set)', () => {
+  const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+  const modules = readdirSync(dist, { recursive: true }).filter((name) => name.endsWith('.js'));
+  assert.ok(modules.length > 10);
+  for (const name of modules) {
+    assert.doesNotMatch(readFileSync(join(dist, name), 'utf8'), /\b(const|let|var|function)\s+require\b/, name);
+  }
 });

@@ -1,9 +1,11 @@
 // The command line when things go wrong around it: the lockedfile process killed under a
-// running command, a missing folder, a FIFO at the lock path.
+// running command, a missing folder, a FIFO at the lock path, a symlink.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lock } from 'lockedfile';
 import { run, spawnChild } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
 import { tempDir } from './helpers/temp.js';
@@ -70,4 +72,20 @@ print(out.decode(errors='replace'))
 `;
   const { stdout } = await run('python3', ['-c', script, process.execPath, cli, path], { timeout: 30_000 });
   assert.match(stdout, /got 1\b/, stdout);
+});
+
+test('status and a run through a symlink use the lock beside its target, as the library does', async (t) => {
+  const dir = tempDir(t);
+  const real = join(dir, 'real.json');
+  const link = join(dir, 'link.json');
+  writeFileSync(real, '{}');
+  symlinkSync(real, link);
+  const handle = await lock(real);
+  const status = await run(process.execPath, [cli, 'status', link]);
+  assert.equal(status.code, 1, status.stderr);
+  assert.match(status.stdout, new RegExp(`held by pid ${process.pid} `));
+  const busy = await run(process.execPath, [cli, '--nonblock', link, '--', 'true']);
+  assert.equal(busy.code, 75, busy.stderr);
+  handle.release();
+  assert.deepEqual(readdirSync(dir).sort(), ['link.json', 'real.json', 'real.json.lock']);
 });
