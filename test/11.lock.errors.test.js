@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { lock, lockAll, lockSync, tryLock, withLock } from 'lockedfile';
@@ -136,4 +136,14 @@ test('withLock releases the lock when fn throws, and rethrows its error', async 
   const handle = await tryLock(path);
   assert.ok(handle, 'the lock was released');
   handle.release();
+});
+
+test('ENOLCK (NFS without a lock manager), which libuv may not name, is named from os.constants, with its advice', async () => {
+  // No file system here refuses flock, so the error is built as the backends build it.
+  const { systemError } = await import('../dist/errors.js');
+  const { ENOLCK } = constants.errno;
+  const error = systemError(ENOLCK, 'flock', '/data/a.json.lock', 'lock');
+  assert.deepEqual([error.code, error.errno, error.syscall, error.path], ['ENOLCK', -ENOLCK, 'flock', '/data/a.json.lock']);
+  assert.match(error.message, /^lockedfile: cannot lock \/data\/a\.json\.lock: the file system cannot lock files \(NFS/);
+  assert.doesNotMatch(error.message, /Unknown system error/);
 });
