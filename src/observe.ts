@@ -98,6 +98,19 @@ export interface LockEvent {
 }
 
 const debug = debuglog('lockedfile');
+const debugging = debugEnabled();
+
+/**
+ * Whether NODE_DEBUG names lockedfile. Node's debuglog says so (`enabled`); Bun's logs but has no
+ * `enabled`, so NODE_DEBUG is read as Node reads it: names and `*` patterns, comma-separated.
+ */
+function debugEnabled(): boolean {
+  if (typeof debug.enabled === 'boolean') return debug.enabled;
+  return (process.env.NODE_DEBUG ?? '')
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .some((name) => new RegExp(`^${name.replace(/[|\\{}()[\]^$+?.]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i').test('lockedfile'));
+}
 const channels = {
   acquire: channel('lockedfile:acquire'),
   wait: channel('lockedfile:wait'),
@@ -111,11 +124,11 @@ const channels = {
 export type LockEventName = keyof typeof channels;
 
 function listened(name: LockEventName): boolean {
-  return debug.enabled || channels[name].hasSubscribers;
+  return debugging || channels[name].hasSubscribers;
 }
 
 function publish(name: LockEventName, event: LockEvent): void {
-  if (debug.enabled) {
+  if (debugging) {
     const ms = event.waitMs ?? event.holdMs;
     const timing = ms === undefined ? '' : ` ${event.holdMs === undefined ? 'waited' : 'held'}=${ms.toFixed(2)}ms`;
     const holder = event.holder ? ` holder=${event.holder}` : '';

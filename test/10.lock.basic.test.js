@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { lock, lockSync, tryLock, tryLockSync } from 'lockedfile';
-import { holdLock, releaseAndWait, run } from './helpers/children.js';
+import { holdLock, holder, releaseAndWait, run } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
 /** Whether another process can take the lock on `path` right now (flock(1) on the lock file). */
@@ -68,10 +68,9 @@ test('tryLock resolves null while another process holds the lock, and a handle o
 
 test('lockSync blocks until another process releases, within opts.timeout', async (t) => {
   const path = join(tempDir(t), 'a.json');
-  const child = await holdLock(t, path);
-  // lockSync blocks this thread, so the child is told to release before the call: it does so
-  // on its own while we block.
-  child.send('release');
+  // lockSync blocks this thread, so the child releases on its own while we block.
+  const child = holder(t, 'hold', { path, opts: {}, releaseAfterMs: 300 });
+  await child.next('locked');
   const handle = lockSync(path, { timeout: 10_000 });
   assert.equal(handle.released, false);
   await child.exited;

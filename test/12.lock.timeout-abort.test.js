@@ -25,7 +25,7 @@ for (const backend of ['flock', 'pidfile']) {
     assert.ok(error.waitedMs >= 295);
     assert.ok(error.message.includes(path));
     assert.match(error.message, /timed out after \d+ ms/);
-    assert.match(error.message, new RegExp(`held by pid ${child.pid} \\(node holder\\.js hold .*\\) on host \\S+ (running )?since \\d\\d:\\d\\d:\\d\\d`));
+    assert.match(error.message, new RegExp(`held by pid ${child.pid} \\(\\S+ holder\\.js hold .*\\) on host \\S+ (running )?since \\d\\d:\\d\\d:\\d\\d`));
     assert.match(error.holder, new RegExp(`^pid ${child.pid} `));
     // Giving up left nothing behind: once the holder goes, the lock is free.
     await releaseAndWait(child);

@@ -349,17 +349,18 @@ test('a timeout and a kernel grant landing in the same event-loop turn leave the
   for (let round = 0; round < 4; round++) {
     const path = join(tempDir(t), `state-${round}.json`);
     const lockfile = `${path}.lock`;
-    const owner = await holdLock(t, path, FLOCK);
+    // It lets go on its own 300 ms after taking the lock, while this thread blocks below.
+    const owner = holder(t, 'hold', { path, opts: FLOCK, releaseAfterMs: 300 });
+    await owner.next('locked');
     const askedAt = performance.now();
-    const outcome = lock(path, { ...FLOCK, timeout: 150 }).then(
+    const outcome = lock(path, { ...FLOCK, timeout: 250 }).then(
       (handle) => ({ handle }),
       (error) => ({ error }),
     );
     await eventually(() => kernelWaits(process.pid, [lockfile]) === 1, 2000, 'our lock() waits in the kernel');
     // Block this thread while the holder lets go and the kernel grants our wait, until the
     // timeout is due too: both are then handled in one turn of the event loop.
-    owner.send('release');
-    while (kernelWaits(process.pid, [lockfile]) > 0 || performance.now() - askedAt < 200) {
+    while (kernelWaits(process.pid, [lockfile]) > 0 || performance.now() - askedAt < 300) {
       if (performance.now() - askedAt > 10_000) assert.fail('the kernel did not grant our wait within 10 s of the release');
     }
     const { handle, error } = await outcome;

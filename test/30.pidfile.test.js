@@ -141,7 +141,7 @@ test("a SIGKILLed holder's pid file goes to our waiting lock() within 500 ms of 
   assert.equal(handle.backend, 'pidfile');
   assert.equal(getMetrics().takeovers, before + 1);
   assert.equal(seen.length, 1, `takeover messages: ${JSON.stringify(seen)}`);
-  assert.match(seen[0].holder, new RegExp(`^pid ${child.pid} \\(node holder\\.js hold .*\\) on host ${hostname()} since `));
+  assert.match(seen[0].holder, new RegExp(`^pid ${child.pid} \\(\\S+ holder\\.js hold .*\\) on host ${hostname()} since `));
   assert.equal(seen[0].lockfilePath, lockfile);
   assert.equal(seen[0].path, path);
   assert.equal(seen[0].backend, 'pidfile');

@@ -59,11 +59,10 @@ export function learnConcepts(dir, persona, learned, opts = {}) {
       const known = new Set(map.concepts.map((concept) => concept.name));
       map.concepts = mergeConcepts(map.concepts, observed);
       map.last_updated = new Date().toISOString();
-      if (debug.enabled) {
-        const added = observed.filter((concept) => !known.has(concept.name)).map((concept) => concept.name);
-        const merged = observed.filter((concept) => known.has(concept.name)).map((concept) => concept.name);
-        debug('%s: merge into human.jsonc: added %j, merged %j (%d concepts now)', persona, added, merged, map.concepts.length);
-      }
+      // Not behind debug.enabled, which Bun's debuglog does not have: the lists are short.
+      const added = observed.filter((concept) => !known.has(concept.name)).map((concept) => concept.name);
+      const merged = observed.filter((concept) => known.has(concept.name)).map((concept) => concept.name);
+      debug('%s: merge into human.jsonc: added %j, merged %j (%d concepts now)', persona, added, merged, map.concepts.length);
       return map;
     },
     opts,

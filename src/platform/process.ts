@@ -1,7 +1,7 @@
 // What the operating system tells about other processes: whether one is alive, when it started
 // (so that a reused pid is not mistaken for the process that wrote a record), its command line,
 // and which processes hold flock locks on a file.
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { errorCode } from '../errors.js';
 
@@ -111,10 +111,11 @@ export function flockHolders(file: string): FlockHolder[] | undefined {
   if (process.platform !== 'linux') return undefined;
   let name: string;
   let table: string;
+  let whole: boolean;
   try {
     const info = lstatSync(file, { bigint: true });
     name = lockedName(info.dev, info.ino);
-    table = readFileSync('/proc/locks', 'latin1');
+    ({ text: table, whole } = readBounded('/proc/locks', MAX_LOCKS_TABLE));
   } catch {
     return undefined;
   }
@@ -123,5 +124,28 @@ export function flockHolders(file: string): FlockHolder[] | undefined {
     const match = FLOCK_LINE.exec(line);
     if (match?.[3] === name) holders.push({ pid: Number(match[2]), shared: match[1] === 'READ' });
   }
-  return holders;
+  // Past the bound the holders may be listed further on: then the kernel has not said.
+  return holders.length > 0 || whole ? holders : undefined;
+}
+
+/**
+ * How much of /proc/locks is read: thousands of locks. The kernel builds the table while it is
+ * read, under its locks, and this runs on the event loop: a machine holding a million locks
+ * must not stall a timeout's report for seconds.
+ */
+const MAX_LOCKS_TABLE = 256 * 1024;
+
+/** The first `limit` bytes of a file, and whether that is all of it. */
+function readBounded(file: string, limit: number): { text: string; whole: boolean } {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(limit);
+    let length = 0;
+    for (let read = -1; read !== 0 && length < limit; length += read) read = readSync(fd, buffer, length, limit - length, null);
+    // A line cut at the bound is dropped: it could name another inode.
+    const text = buffer.toString('latin1', 0, length);
+    return length < limit ? { text, whole: true } : { text: text.slice(0, text.lastIndexOf('\n') + 1), whole: false };
+  } finally {
+    closeSync(fd);
+  }
 }

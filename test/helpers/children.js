@@ -49,9 +49,12 @@ export class Child {
     return new Promise((resolve, reject) => this.waiters.push({ match, resolve, reject }));
   }
 
-  /** Sends a line to the child's stdin. */
+  /**
+   * Sends a line to the child's stdin; resolves once it is written. Await it before blocking
+   * this thread (lockSync, a busy loop): Bun writes to a pipe only from its event loop.
+   */
   send(line = '') {
-    this.proc.stdin.write(`${line}\n`);
+    return new Promise((resolve) => this.proc.stdin.write(`${line}\n`, () => resolve()));
   }
 
   kill(signal = 'SIGKILL') {

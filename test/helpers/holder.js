@@ -1,9 +1,10 @@
 // A child process that uses lockedfile on the parent's behalf, driven by argv and stdin.
 // It reports on stdout, one JSON object per line: {"event":"locked","pid":...} and so on.
 //
-//   node holder.js hold '{"path":...,"opts":{...}}'
+//   node holder.js hold '{"path":...,"opts":{...},"releaseAfterMs":N}'
 //     takes the lock, says "locked", holds it until a line arrives on stdin (or stdin closes),
-//     releases it, says "released" and exits.
+//     or for N ms if given, releases it, says "released" and exits. (N: for a parent that blocks
+//     its thread meanwhile, which under Bun also holds back what it writes to the child.)
 //   node holder.js increment '{"path":...,"counter":...,"times":N,"opts":{...}}'
 //     N times: under the lock, reads the number in `counter`, yields, writes it plus one.
 //     Says "done" with the overlaps it saw (another holder's marker inside its critical section).
@@ -38,6 +39,7 @@ async function hold() {
   await new Promise((resolve) => {
     input.once('line', resolve);
     input.once('close', resolve);
+    if (args.releaseAfterMs !== undefined) setTimeout(resolve, args.releaseAfterMs);
   });
   handle.release();
   say('released');
