@@ -4,11 +4,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Stats } from 'node:fs';
-import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { resolveTarget } from './canonical.js';
 import { pidNamespace } from './platform/process.js';
-import { errorCode, explained } from './errors.js';
+import { LockError, errorCode, explained } from './errors.js';
 import { defaultRetry, toPath } from './options.js';
 import { delays, sleep } from './retry.js';
 
@@ -145,19 +145,25 @@ export async function writeFileAtomic(path: string | URL, data: string | Uint8Ar
 }
 
 /**
- * Gives the new file the old one's owner and group where this process may: root keeps both; any
- * other user keeps the group when it belongs to it (the kernel refuses otherwise, and the write
- * goes on with the writer's own group).
+ * Gives the new file the old one's owner and group where this process may (root: both; any other
+ * user: the group, when it belongs to it), and returns the mode to set: the old one, less the
+ * set-id bits of an owner or group that could not be kept.
  */
-async function keepOwner(handle: FileHandle, existing: Stats): Promise<void> {
+async function keepOwner(handle: FileHandle, existing: Stats): Promise<number> {
+  const mode = existing.mode & 0o7777;
   const uid = process.geteuid?.();
-  const gid = process.getegid?.();
-  if (uid === undefined || (existing.uid === uid && existing.gid === gid)) return;
-  if (uid === 0) return handle.chown(existing.uid, existing.gid);
-  if (existing.gid === gid) return;
-  await handle.chown(uid, existing.gid).catch((error: unknown) => {
-    if (errorCode(error) !== 'EPERM') throw error;
-  });
+  if (uid === undefined) return mode; // no owners here (Windows)
+  // The new file's group may be the folder's (setgid folder), not the writer's.
+  let created = await handle.stat();
+  if (created.uid !== existing.uid || created.gid !== existing.gid) {
+    await handle.chown(uid === 0 ? existing.uid : uid, existing.gid).catch((error: unknown) => {
+      // Best effort: not in the group, an id this user namespace cannot map, root squashed on NFS.
+      if (!['EPERM', 'EINVAL', 'ENOTSUP', 'ENOSYS'].includes(errorCode(error) ?? '')) throw error;
+    });
+    created = await handle.stat();
+  }
+  // Set-id bits stay only with the owner or group they were set for, as a write in place does.
+  return mode & ~(created.uid === existing.uid ? 0 : 0o4000) & ~(created.gid === existing.gid ? 0 : 0o2000);
 }
 
 /**
@@ -166,10 +172,14 @@ async function keepOwner(handle: FileHandle, existing: Stats): Promise<void> {
  * caller does it (syncFolder) before it reports the write done.
  */
 export async function replaceFile(target: string, bytes: string | Uint8Array, opts: WriteOptions, shown = target, syncLater = false): Promise<void> {
-  const existing = await stat(target).catch((error: unknown) => {
+  // lstat: the target is resolved, so a link here was planted since; the rename replaces it.
+  const existing = await lstat(target).catch((error: unknown) => {
     if (errorCode(error) === 'ENOENT') return undefined;
     throw explained(error, 'write', shown);
   });
+  if (existing?.isSymbolicLink()) {
+    throw new LockError('ELOCKSYMLINK', shown, `will not write ${shown}: ${target} became a symbolic link after the path was resolved. Nothing was written.`);
+  }
   if (existing?.isDirectory()) {
     throw Object.assign(new Error(`lockedfile: cannot write ${shown}: it is a directory.`), { code: 'EISDIR', path: shown });
   }
@@ -178,10 +188,8 @@ export async function replaceFile(target: string, bytes: string | Uint8Array, op
   try {
     handle = await retrying(() => open(temp, 'wx', existing ? existing.mode & 0o7777 : (opts.mode ?? 0o666)));
     await handle.writeFile(bytes);
-    if (existing) {
-      await keepOwner(handle, existing);
-      await handle.chmod(existing.mode & 0o7777); // exactly, whatever the umask; after chown, which may clear set-id bits
-    }
+    // Exactly, whatever the umask; after chown, which may clear set-id bits.
+    if (existing) await handle.chmod(await keepOwner(handle, existing));
     if (opts.fsync !== false) await handle.sync();
     await handle.close();
     handle = undefined;

@@ -29,7 +29,10 @@ export function resolveTarget(path: string): string {
   // The common case, an existing file reached through no symlink, costs one realpath: it
   // returns the path unchanged only when no name on the way is a link.
   try {
-    if (realpathSync.native(file) === file) return file;
+    const real = realpathSync.native(file);
+    // Where there are no owners to compare (Windows), realpath's answer stands: it also settles
+    // the letter case, which the walk would not.
+    if (real === file || process.geteuid === undefined) return real;
   } catch {
     // Missing, or not reachable: the walk says which.
   }

@@ -1,4 +1,4 @@
-import { lstatSync } from 'node:fs';
+import { type Stats, accessSync, constants as fsConstants, lstatSync } from 'node:fs';
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
@@ -66,16 +66,28 @@ const openAdvice: Record<string, string> = {
 
 const errnoNames = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
-/** The name of an errno ('ENOLCK'), also where libuv has none (Node 20 says "Unknown system error -37"). */
+/** The name of an errno ('ENOLCK'), also where libuv has none (Node 20 says "Unknown system error -37", Deno nothing). */
 function errnoName(positive: number): string {
-  const name = getSystemErrorName(-positive);
-  return name.startsWith('Unknown') ? (errnoNames.get(positive) ?? name) : name;
+  let name: string | undefined;
+  try {
+    name = getSystemErrorName(-positive);
+  } catch {
+    // Deno throws for some numbers, or answers undefined: os.constants still knows them.
+  }
+  return name && !name.startsWith('Unknown') ? name : (errnoNames.get(positive) ?? name ?? `errno ${positive}`);
 }
 
 /** Advice for a lock file that exists but that this user may not open, if that is the case. */
 function foreignLockFile(lockfilePath: string): string | undefined {
-  const info = lstatSync(lockfilePath, { throwIfNoEntry: false });
-  if (!info?.isFile()) return undefined;
+  let info: Stats | undefined;
+  try {
+    info = lstatSync(lockfilePath, { throwIfNoEntry: false });
+    if (!info?.isFile()) return undefined;
+    accessSync(lockfilePath, fsConstants.R_OK);
+    return undefined; // readable: the cause is elsewhere (the folder)
+  } catch {
+    if (!info?.isFile()) return undefined; // the folder cannot be searched: its advice fits
+  }
   const mode = (info.mode & 0o7777).toString(8).padStart(4, '0');
   return (
     `permission denied: the lock file exists and belongs to uid ${info.uid} (gid ${info.gid}) with mode ${mode}, which this user may not open. ` +

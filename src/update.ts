@@ -1,10 +1,11 @@
 // One-call load-modify-save under the lock: the whole read, change and atomic write happen while
 // the file's exclusive lock is held, so concurrent updaters never lose each other's changes.
+import { constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { dirname } from 'node:path';
 import { type WriteOptions, removeTempFiles, replaceFile, syncFolder, writeTarget } from './atomic.js';
-import { errorCode, explained } from './errors.js';
+import { LockError, errorCode, explained } from './errors.js';
 import { checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
 import { withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
@@ -13,20 +14,32 @@ import { type LockOptions, toPath } from './options.js';
 export type UpdateOptions = Omit<LockOptions, 'shared'> & WriteOptions;
 
 /** readText returns a file's text, or undefined when it does not exist. */
-export async function readText(file: string): Promise<string | undefined> {
+export async function readText(file: string, flag: string | number = 'r'): Promise<string | undefined> {
   try {
-    return await readFile(file, 'utf8');
+    return await readFile(file, { encoding: 'utf8', flag });
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
     throw error;
   }
 }
 
+/** Opening the resolved target must not follow a link planted there while the update waited. */
+const NO_FOLLOW = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
+
 /** The lock's share of updateFile's options: `mode` and `fsync` belong to the write. */
 function lockOptions(opts: UpdateOptions): LockOptions {
   const { mode: _mode, fsync: _fsync, ...lock } = opts as UpdateOptions & { default?: unknown };
   delete (lock as { default?: unknown }).default;
   return { ...lock, shared: false };
+}
+
+function replacedByLink(file: string, target: string): LockError {
+  return new LockError(
+    'ELOCKSYMLINK',
+    file,
+    `will not update ${file}: ${target} became a symbolic link while this update waited for its lock, ` +
+      'and links met after a path is resolved are never followed. Nothing was read or written; find out who replaced the file.',
+  );
 }
 
 /**
@@ -51,7 +64,8 @@ export async function updateFile(
     target,
     async () => {
       await removeTempFiles(target);
-      const text = await readText(target).catch((error: unknown) => {
+      const text = await readText(target, NO_FOLLOW).catch((error: unknown) => {
+        if (errorCode(error) === 'ELOOP') throw replacedByLink(file, target);
         throw explained(error, 'update', file);
       });
       const next = await fn(text);

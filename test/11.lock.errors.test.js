@@ -87,6 +87,25 @@ test('flock: another user\'s lock file (mode 0600) is an EACCES error that names
   assert.doesNotMatch(error.message, /folder must be writable/);
 });
 
+test('flock: a lock file in a folder this user cannot enter is an EACCES error with the folder\'s advice', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to run as another user');
+  const dir = tempDir(t);
+  const closed = join(dir, 'closed');
+  mkdirSync(closed, { mode: 0o700 });
+  const path = join(closed, 'a.json');
+  writeFileSync(`${path}.lock`, '', { mode: 0o644 });
+  const code = `
+    import { lock } from ${JSON.stringify(reachableEntry())};
+    try { await lock(${JSON.stringify(path)}, { backend: 'flock' }); console.log('locked'); }
+    catch (error) { console.log(JSON.stringify({ code: error.code, syscall: error.syscall, message: error.message })); }`;
+  const { stdout, stderr } = await runNode(code, asUnprivileged(dir));
+  assert.equal(stderr, '');
+  const error = JSON.parse(stdout);
+  assert.deepEqual([error.code, error.syscall], ['EACCES', 'open']);
+  assert.match(error.message, /must be writable/);
+  assert.doesNotMatch(error.message, /belongs to uid/);
+});
+
 test('flock: an existing lock file in a read-only folder still locks', async (t) => {
   const dir = tempDir(t);
   const readOnly = join(dir, 'read-only');

@@ -140,13 +140,33 @@ test('a writer that is not root keeps the file\'s group where it belongs to it, 
   let info = statSync(file);
   assert.equal(readFileSync(file, 'utf8'), 'by a member');
   assert.deepEqual([info.uid, info.gid, info.mode & 0o7777], [65534, 4322, 0o664], 'the group and mode were not kept');
+  // Set-id bits stay only with the owner or group they were set for, as a write in place does.
+  chownSync(file, 0, 4322);
+  chmodSync(file, 0o6775);
+  assert.equal((await write('4322', 'set-id')).code, 0);
+  info = statSync(file);
+  assert.deepEqual([info.uid, info.gid, info.mode & 0o7777], [65534, 4322, 0o2775], 'set-id bits');
+  // In a setgid folder the new file starts with the folder's group: the file's own is put back.
+  const setgid = join(dir, 'setgid');
+  mkdirSync(setgid);
+  chownSync(setgid, 0, 3000);
+  chmodSync(setgid, 0o2777);
+  const inside = join(setgid, 'kept.json');
+  writeFileSync(inside, 'old');
+  chownSync(inside, 0, 4322);
+  chmodSync(inside, 0o664);
+  const inFolder = await run('setpriv', ['--reuid=65534', '--regid=65534', '--groups=4322,3000', process.execPath, '--input-type=module', '-e',
+    `import { writeFileAtomic } from ${JSON.stringify(reachableEntry())}; await writeFileAtomic(${JSON.stringify(inside)}, 'new');`], { cwd: tmpdir() });
+  assert.equal(inFolder.code, 0, inFolder.stderr);
+  assert.equal(statSync(inside).gid, 4322, 'the setgid folder\'s group replaced the file\'s');
+  chmodSync(file, 0o664);
   chownSync(file, 0, 4323);
   const stranger = await write('4322', 'by a stranger');
   assert.equal(stranger.code, 0, stranger.stderr);
   info = statSync(file);
   assert.equal(readFileSync(file, 'utf8'), 'by a stranger');
   assert.deepEqual([info.gid, info.mode & 0o7777], [65534, 0o664]);
-  assert.deepEqual(readdirSync(dir), ['shared.json']);
+  assert.deepEqual(readdirSync(dir).sort(), ['setgid', 'shared.json']);
 });
 
 // A child that uses up every descriptor it may open (EMFILE is real, no mock) and starts a

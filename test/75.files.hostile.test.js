@@ -1,15 +1,16 @@
 // The file stack with others around: a concurrent writeFileAtomic keeps its temp file, a dead
-// writer's is swept, and any name that fits the file system can be written atomically.
+// writer's is swept, any name that fits the file system can be written atomically, and a link
+// planted while an update waits is not followed.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { updateFile, writeFileAtomic } from 'lockedfile';
-import { spawnChild } from './helpers/children.js';
+import { holdLock, releaseAndWait, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -62,4 +63,28 @@ test('a name of 255 bytes (ASCII or multi-byte) is written atomically', async (t
     assert.equal(readFileSync(path, 'utf8'), 'one two');
   }
   assert.ok(readdirSync(dir).every((name) => !name.endsWith('.tmp')));
+});
+
+test('a file replaced by a symlink while updateFile waits for its lock is neither read nor written through', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'state.json');
+  const secret = join(dir, 'secret.txt');
+  writeFileSync(path, '{}');
+  writeFileSync(secret, 'not yours');
+  const holder = await holdLock(t, path);
+  let called = false;
+  const update = updateFile(path, () => {
+    called = true;
+    return 'overwritten';
+  }).catch((error) => error);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  unlinkSync(path);
+  symlinkSync(secret, path); // planted while the update waits
+  await releaseAndWait(holder);
+  const error = await update;
+  assert.equal(error?.code, 'ELOCKSYMLINK', String(error));
+  assert.ok(error.message.includes(path), error.message);
+  assert.equal(called, false, 'fn was given the text behind the planted link');
+  assert.equal(readFileSync(secret, 'utf8'), 'not yours');
+  assert.equal(lstatSync(path).isSymbolicLink(), true);
 });

@@ -136,8 +136,10 @@ export const flockBackend: Backend<FlockTicket> = {
     const text = readLockFile(lockfilePath);
     const record = text === undefined ? undefined : parseRecord(text);
     // The kernel knows who holds the lock (Linux); the record only who last held it exclusively.
-    const holders = flockHolders(lockfilePath);
-    if (holders) return describeFlockHolders(holders, record);
+    // Where the kernel lists none (a holder in another pid namespace or on another NFS host;
+    // btrfs and some overlayfs mounts name the file differently), the record is all there is.
+    const named = describeFlockHolders(flockHolders(lockfilePath) ?? [], record);
+    if (named) return named;
     return record && !isDead(record) ? `an unknown process (the last recorded holder is ${describe(record)})` : undefined;
   },
 };
