@@ -160,6 +160,15 @@ function abandonHold(hold: Hold): void {
   forgetIdleGates();
 }
 
+/** Who holds the request's lock, if that can be told: a message's detail, never a reason to fail. */
+function holderOf(request: Request): string | undefined {
+  try {
+    return request.backend.describeHolder(request.lockfilePath);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Waiting state of an asynchronous request, while it is queued or acquiring. */
 interface Waiter {
   readonly startedAt: number;
@@ -184,7 +193,7 @@ function startAcquiring(hold: Hold): void {
   } catch (error) {
     return fail(hold, waiter, error);
   }
-  onWaiting(hold.request, () => backend.describeHolder(hold.request.lockfilePath));
+  onWaiting(hold.request, () => holderOf(hold.request));
   backend.acquire(hold.ticket, shared, waiter.backendWait.signal).then(
     () => {
       if (!waiter.settled) settle(hold, waiter, () => waiter.resolve(granted(hold, waiter.startedAt, true)));
@@ -224,7 +233,7 @@ function waitForTurn(hold: Hold, startedAt: number): Promise<Handle> {
         const waited = performance.now() - startedAt;
         // Our own wait lets go first: a grant racing this timeout must not be named the holder.
         waiter.backendWait.abort();
-        const holder = request.backend.describeHolder(request.lockfilePath);
+        const holder = holderOf(request);
         onGaveUp(request, waited, 'timeout', holder);
         fail(hold, waiter, new LockTimeoutError(request.path, request.lockfilePath, waited, holder));
       }, request.timeout);
@@ -303,7 +312,7 @@ function acquireSync(request: Request, wait: boolean): Handle | null {
   abandonHold(hold);
   if (!wait) return null;
   const waited = performance.now() - startedAt;
-  const holder = request.backend.describeHolder(request.lockfilePath);
+  const holder = holderOf(request);
   onGaveUp(request, waited, 'timeout', holder);
   throw new LockTimeoutError(request.path, request.lockfilePath, waited, holder);
 }
