@@ -51,6 +51,7 @@ test('4,000 timed-out, aborted and sync attempts on two held lock files leave a 
   writeFileSync(script, attempts(path, other));
   const child = spawnChild(t, 'bash', ['-c', `ulimit -n 256 && exec '${process.execPath}' '${script}'`]);
   const { timeouts, aborts, before, after } = await child.next('counts');
+  t.diagnostic(`threads ${before.threads} -> ${after.threads}, descriptors ${before.fds} -> ${after.fds}`);
   assert.equal(timeouts, 3000);
   assert.equal(aborts, 1000);
   // One parked wait per lock file and kind of lock (exclusive, shared), and a little slack.
