@@ -2,8 +2,7 @@
 // timeout, the debug log or `lockedfile status` can say "held by pid 4242 (node a.js) on host h".
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename } from 'node:path';
-import { type FlockHolder, isAlive, pidNamespace, printable, processCommand, processStartTime } from './platform/process.js';
+import { type FlockHolder, isAlive, pidNamespace, processCommand, processStartTime, shortCommand } from './platform/process.js';
 
 /** HolderRecord is what a lock file says about its holder. */
 export interface HolderRecord {
@@ -29,7 +28,7 @@ export function ownIdentity(): HolderRecord {
     pid: process.pid,
     hostname: hostname(),
     started: processStartTime(process.pid) ?? Math.round(Date.now() - process.uptime() * 1000),
-    command: printable([basename(process.argv0), ...process.argv.slice(1).map((arg) => basename(arg))].join(' ').slice(0, 200)),
+    command: shortCommand([process.argv0, ...process.argv.slice(1)]),
   };
   const pidns = pidNamespace();
   if (pidns !== undefined) own.pidns = pidns;

@@ -45,6 +45,17 @@ function asUnprivileged(dir) {
   return { uid: 65534, gid: 65534, cwd: tmpdir() };
 }
 
+/** Takes the lock on `path` as an unprivileged user (see asUnprivileged): 'locked', or the error's code, syscall and message. */
+async function lockAsUnprivileged(path, dir, backend) {
+  const code = `
+    import { lock } from ${JSON.stringify(reachableEntry())};
+    try { await lock(${JSON.stringify(path)}, { backend: '${backend}' }); console.log('"locked"'); }
+    catch (error) { console.log(JSON.stringify({ code: error.code, syscall: error.syscall, message: error.message })); }`;
+  const { stdout, stderr } = await runNode(code, asUnprivileged(dir));
+  assert.equal(stderr, '');
+  return JSON.parse(stdout);
+}
+
 for (const backend of backends) {
   test(`${backend}: a read-only folder is an EACCES error that says the folder must be writable`, async (t) => {
     const dir = tempDir(t);
@@ -52,13 +63,7 @@ for (const backend of backends) {
     mkdirSync(readOnly, { mode: 0o555 });
     chmodSync(readOnly, 0o555);
     const path = join(readOnly, 'a.json');
-    const code = `
-      import { lock } from ${JSON.stringify(reachableEntry())};
-      try { await lock(${JSON.stringify(path)}, { backend: '${backend}' }); console.log('locked'); }
-      catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`;
-    const { stdout, stderr } = await runNode(code, asUnprivileged(dir));
-    assert.equal(stderr, '');
-    const error = JSON.parse(stdout);
+    const error = await lockAsUnprivileged(path, dir, backend);
     assert.equal(error.code, 'EACCES');
     assert.ok(error.message.includes(`${path}.lock`));
     assert.match(error.message, /must be writable/);
@@ -74,13 +79,7 @@ test('flock: another user\'s lock file (mode 0600) is an EACCES error that names
   chmodSync(shared, 0o777);
   const path = join(shared, 'a.json');
   writeFileSync(`${path}.lock`, '', { mode: 0o600 });
-  const code = `
-    import { lock } from ${JSON.stringify(reachableEntry())};
-    try { await lock(${JSON.stringify(path)}, { backend: 'flock' }); console.log('locked'); }
-    catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`;
-  const { stdout, stderr } = await runNode(code, asUnprivileged(dir));
-  assert.equal(stderr, '');
-  const error = JSON.parse(stdout);
+  const error = await lockAsUnprivileged(path, dir, 'flock');
   assert.equal(error.code, 'EACCES');
   assert.ok(error.message.includes(`${path}.lock`), error.message);
   assert.match(error.message, /belongs to uid 0 .*mode 0600/);
@@ -94,13 +93,7 @@ test('flock: a lock file in a folder this user cannot enter is an EACCES error w
   mkdirSync(closed, { mode: 0o700 });
   const path = join(closed, 'a.json');
   writeFileSync(`${path}.lock`, '', { mode: 0o644 });
-  const code = `
-    import { lock } from ${JSON.stringify(reachableEntry())};
-    try { await lock(${JSON.stringify(path)}, { backend: 'flock' }); console.log('locked'); }
-    catch (error) { console.log(JSON.stringify({ code: error.code, syscall: error.syscall, message: error.message })); }`;
-  const { stdout, stderr } = await runNode(code, asUnprivileged(dir));
-  assert.equal(stderr, '');
-  const error = JSON.parse(stdout);
+  const error = await lockAsUnprivileged(path, dir, 'flock');
   assert.deepEqual([error.code, error.syscall], ['EACCES', 'open']);
   assert.match(error.message, /must be writable/);
   assert.doesNotMatch(error.message, /belongs to uid/);

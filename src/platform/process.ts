@@ -73,18 +73,22 @@ export function printable(text: string): string {
 }
 
 /**
- * processCommand returns a process's command line, each word shortened to its last path part
- * ("node persona.js"), at most 200 characters, control characters replaced; undefined where the
- * platform does not say (or the process is gone).
+ * processCommand returns a process's command line as shortCommand shows it ("node persona.js");
+ * undefined where the platform does not say (or the process is gone).
  */
 export function processCommand(pid: number): string | undefined {
   if (process.platform !== 'linux') return undefined;
   try {
     const words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    return words.length === 0 ? undefined : printable(words.map((word) => basename(word)).join(' ').slice(0, 200));
+    return words.length === 0 ? undefined : shortCommand(words);
   } catch {
     return undefined;
   }
+}
+
+/** A command line as records and messages show it: each word's last path part, at most 200 characters, printable. */
+export function shortCommand(words: readonly string[]): string {
+  return printable(words.map((word) => basename(word)).join(' ').slice(0, 200));
 }
 
 /** One flock(2) lock on a file, as the kernel lists it. */
