@@ -35,6 +35,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("open", &Addon::Open),
         InstanceMethod("flock", &Addon::Flock),
         InstanceMethod("close", &Addon::Close),
+        InstanceMethod("readRecord", &Addon::ReadRecord),
         InstanceMethod("writeRecord", &Addon::WriteRecord),
         InstanceMethod("wait", &Addon::StartAsyncWait),
         InstanceMethod("abandon", &Addon::AbandonAsyncWait),
@@ -103,6 +104,19 @@ class Addon : public Napi::Addon<Addon> {
     int fd = info[0].As<Napi::Number>().Int32Value();
     if (!fds_.erase(fd)) return Number(EBADF);
     return Number(close(fd) == 0 ? 0 : errno);
+  }
+
+  // readRecord(fd, buffer) -> bytes read from the start of the file, or -errno. Here rather than
+  // through node:fs, whose descriptors are not the kernel's on every runtime (Deno).
+  Napi::Value ReadRecord(const Napi::CallbackInfo& info) {
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    Napi::Uint8Array buffer = info[1].As<Napi::Uint8Array>();
+    if (!fds_.count(fd)) return Number(-EBADF);
+    ssize_t n;
+    do {
+      n = pread(fd, buffer.Data(), buffer.ByteLength(), 0);
+    } while (n < 0 && errno == EINTR);
+    return Number(n < 0 ? -errno : static_cast<int>(n));
   }
 
   // writeRecord(fd, bytes) -> 0 or errno. Skips the write when the file already holds exactly

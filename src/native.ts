@@ -5,12 +5,15 @@ import { LockError } from './errors.js';
 /**
  * The addon's calls (see native/addon.cc). Numbers in, numbers out: no throwing across. Errno
  * values are positive where only 0 or an errno can come back (flock, close, writeRecord) and
- * negative where a descriptor or an id could have come back instead (open, wait, waitSync).
+ * negative where a descriptor, an id or a count could have come back instead (open, wait,
+ * waitSync, readRecord).
  */
 export interface FlockAddon {
   open(path: string, mode: number, ident: Float64Array): number;
   flock(fd: number, op: number): number;
   close(fd: number): number;
+  /** Bytes read from the start of the file into `buffer`, or -errno. */
+  readRecord(fd: number, buffer: Uint8Array): number;
   writeRecord(fd: number, bytes: Uint8Array): number;
   /** The descriptor is the wait's from then on; `done(0, fd)` hands back the one that holds the lock. */
   wait(fd: number, op: number, done: (errno: number, fd: number) => void): number;

@@ -7,13 +7,13 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { linkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { lock, lockAll, tryLock, updateFile, withLock } from 'lockedfile';
-import { runNode, spawnChild } from './helpers/children.js';
+import { moduleFile, runNode, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 function nodeChild(t, code, args = []) {
-  return spawnChild(t, process.execPath, [...args, '--input-type=module', '-e', code]);
+  return spawnChild(t, process.execPath, [...args, moduleFile(code)]);
 }
 
 for (const backend of ['flock', 'pidfile']) {

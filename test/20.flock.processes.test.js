@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { tryLock, tryLockSync, lock } from 'lockedfile';
-import { holdLock, holder, releaseAndWait, run, spawnChild } from './helpers/children.js';
+import { holdLock, holder, moduleFile, releaseAndWait, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { track } from './helpers/promises.js';
 import { needs, testWhere } from './helpers/platform.js';
@@ -17,8 +17,8 @@ const test = testWhere(needs.flock, needs.flockCommand);
 // These tests are about the kernel lock: they ask for the flock backend by name, so that a
 // LOCKEDFILE_BACKEND in the environment cannot turn them into pid-file tests.
 const FLOCK = { backend: 'flock' };
-/** The package's folder, where `import 'lockedfile'` in a `node -e` snippet resolves to this package. */
-const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+/** The package's entry point, for child processes to import. */
+const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 /** Whether `pid` is still running. */
 function alive(pid) {
@@ -148,13 +148,13 @@ test('a process SIGKILLed while holding the lock leaves it free although the chi
   // A lockedfile user that takes the lock, starts a long-lived child and never releases.
   const code = `
     import { spawn } from 'node:child_process';
-    import { lock } from 'lockedfile';
-    const handle = await lock(process.argv[1], { backend: 'flock' });
+    import { lock } from ${JSON.stringify(entry)};
+    const handle = await lock(process.argv[2], { backend: 'flock' });
     const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
     sleeper.on('spawn', () => console.log(JSON.stringify({ event: 'locked', sleeper: sleeper.pid })));
     setInterval(() => {}, 1000);
   `;
-  const child = spawnChild(t, process.execPath, ['--input-type=module', '-e', code, path], { cwd: packageRoot });
+  const child = spawnChild(t, process.execPath, [moduleFile(code), path]);
   const { sleeper } = await child.next('locked');
   t.after(() => {
     if (alive(sleeper)) process.kill(sleeper, 'SIGKILL');

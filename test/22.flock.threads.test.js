@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { LockTimeoutError, lock, lockSync, tryLock, tryLockSync } from 'lockedfile';
-import { holdLock, holder, releaseAndWait, run, spawnChild } from './helpers/children.js';
+import { holdLock, holder, moduleFile, releaseAndWait, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { track, untilTestEnds, within } from './helpers/promises.js';
 import { needs, testWhere } from './helpers/platform.js';
@@ -236,13 +236,13 @@ test('a process with lock() waits parked in the kernel exits promptly, with code
 
   const code = `
     import { lock } from ${JSON.stringify(entry)};
-    for (const path of JSON.parse(process.argv[1])) {
+    for (const path of JSON.parse(process.argv[2])) {
       lock(path, { backend: 'flock' }).then(() => console.log('granted'), (error) => console.log('failed ' + error.message));
     }
     process.stdin.once('data', () => process.exit(0));
     console.log('waiting');
   `;
-  const child = spawnChild(t, process.execPath, ['--input-type=module', '-e', code, JSON.stringify(paths)]);
+  const child = spawnChild(t, process.execPath, [moduleFile(code), JSON.stringify(paths)]);
   await child.next('waiting');
   await eventually(() => kernelWaits(child.pid, lockfiles) === 8, 5000, "the child's 8 waits are parked in the kernel");
 
@@ -284,9 +284,9 @@ for (const [how, body] of Object.entries(giveUps)) {
     const owner = await holdLock(t, path, FLOCK);
     const code = `
       import { lock, lockSync } from ${JSON.stringify(entry)};
-      const path = process.argv[1];
+      const path = process.argv[2];
       ${body}`;
-    const child = spawnChild(t, process.execPath, ['--input-type=module', '-e', code, path]);
+    const child = spawnChild(t, process.execPath, [moduleFile(code), path]);
     await child.next('ready');
     await eventually(() => kernelWaits(child.pid, [lockfile]) === 1, 1200, "the child's wait is parked in the kernel");
     if (how === 'an abort') child.proc.kill('SIGUSR2');
@@ -386,7 +386,7 @@ test('in a process where only worker threads lock, waits they gave up are grante
   const path = join(tempDir(t), 'a.json');
   const holder = spawnChild(t, 'flock', [`${path}.lock`, 'sh', '-c', 'echo held; read line']);
   await holder.next('held');
-  const child = spawnChild(t, process.execPath, ['--input-type=module', '-e', `
+  const child = spawnChild(t, process.execPath, [moduleFile(`
     import { Worker } from 'node:worker_threads';
     for (let i = 0; i < 3; i++) {
       const worker = new Worker(\`import { lock } from ${JSON.stringify(entry)};
@@ -394,7 +394,7 @@ test('in a process where only worker threads lock, waits they gave up are grante
       await new Promise((resolve) => worker.once('exit', resolve));
     }
     console.log('workers gone');
-    process.stdin.once('data', () => setTimeout(() => { console.log('survived'); process.exit(0); }, 300));`]);
+    process.stdin.once('data', () => setTimeout(() => { console.log('survived'); process.exit(0); }, 300));`)]);
   await child.next('workers gone');
   holder.send(); // the kernel now grants the waits the workers left behind
   await holder.exited;
@@ -405,7 +405,7 @@ test('in a process where only worker threads lock, waits they gave up are grante
 
 test('worker threads terminated at random moments while they take and release a lock never abort the process', { timeout: 60_000 }, async (t) => {
   const path = join(tempDir(t), 'a.json');
-  const { code, signal, stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', `
+  const { code, signal, stdout, stderr } = await run(process.execPath, [moduleFile(`
     import { Worker } from 'node:worker_threads';
     import { tryLockSync } from ${JSON.stringify(entry)};
     tryLockSync(${JSON.stringify(`${path}.main`)}).release(); // the addon stays loaded whatever the workers do
@@ -418,6 +418,6 @@ test('worker threads terminated at random moments while they take and release a 
       await worker.terminate();
     }
     await steady.terminate();
-    console.log('survived 200 terminations');`]);
+    console.log('survived 200 terminations');`)]);
   assert.deepEqual({ code, signal, stdout }, { code: 0, signal: null, stdout: 'survived 200 terminations\n' }, stderr.slice(0, 2000));
 });

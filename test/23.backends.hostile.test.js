@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LockError, LockTimeoutError, lock, tryLock, updateFile } from 'lockedfile';
-import { runNode, spawnChild } from './helpers/children.js';
+import { moduleFile, runNode, spawnChild } from './helpers/children.js';
 import { reachableEntry } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -114,11 +114,11 @@ async function flockHolder(t, lockfile, mode = '-x') {
 test('flock: a timeout names the process the kernel says holds the lock, not the live former holder the record names', async (t) => {
   const path = join(tempDir(t), 'data.json');
   // A lockedfile process takes the lock (recording itself), lets it go, and lives on.
-  const former = spawnChild(t, process.execPath, ['--input-type=module', '-e', `
+  const former = spawnChild(t, process.execPath, [moduleFile(`
     import { lock } from ${JSON.stringify(entry)};
     (await lock(${JSON.stringify(path)}, { backend: 'flock' })).release();
     console.log('released');
-    process.stdin.resume();`]);
+    process.stdin.resume();`)]);
   await former.next('released');
   assert.match(readFileSync(`${path}.lock`, 'utf8'), new RegExp(`"pid":${former.pid},`));
   const holder = await flockHolder(t, `${path}.lock`);
@@ -145,11 +145,11 @@ for (const backend of ['flock', 'pidfile']) {
   test(`${backend}: however often a holder takes and lets go of the lock, a reader of who holds it never sees a half-made or foreign record`, { timeout: 60_000 }, async (t) => {
     const path = join(tempDir(t), 'data.json');
     // Holders with command lines of different lengths, so that records overwrite longer ones.
-    const churn = (tag) => spawnChild(t, process.execPath, ['--input-type=module', '-e', `
+    const churn = (tag) => spawnChild(t, process.execPath, [moduleFile(`
       import { lock } from ${JSON.stringify(entry)};
       console.log('started');
       for (const end = Date.now() + 1500; Date.now() < end; ) (await lock(${JSON.stringify(path)}, { backend: '${backend}' })).release();
-      console.log('done');`, tag]);
+      console.log('done');`), tag]);
     const holders = [churn('a'), churn('a-much-longer-command-line-argument-than-the-other-one')];
     await Promise.all(holders.map((holder) => holder.next('started')));
     const pids = holders.map((holder) => holder.pid);

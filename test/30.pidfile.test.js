@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { LockTimeoutError, getMetrics, lock, tryLock } from 'lockedfile';
-import { holdLock, holder, releaseAndWait, runNode, spawnChild } from './helpers/children.js';
+import { holdLock, holder, moduleFile, releaseAndWait, runNode, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { track, untilTestEnds, within } from './helpers/promises.js';
 
@@ -157,10 +157,10 @@ test('a SIGKILLed holder that its parent has not reaped yet (a zombie) is dead: 
   // killed, the holder stays a zombie (as under a busy parent, or a container's init that never waits).
   const code = `
     import { lock } from ${JSON.stringify(entry)};
-    await lock(process.argv[1], { backend: 'pidfile' });
+    await lock(process.argv[2], { backend: 'pidfile' });
     console.log(JSON.stringify({ event: 'locked', pid: process.pid }));
     setInterval(() => {}, 1000);`;
-  const parent = spawnChild(t, 'sh', ['-c', `"${process.execPath}" --input-type=module -e "$0" "$1" & exec sleep 60`, code, path]);
+  const parent = spawnChild(t, 'sh', ['-c', `"${process.execPath}" "$0" "$1" & exec sleep 60`, moduleFile(code), path]);
   const { pid } = await parent.next('locked');
   t.after(() => {
     try {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run, spawnChild } from './helpers/children.js';
+import { moduleFile, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { needs, testWhere } from './helpers/platform.js';
 
@@ -55,7 +55,7 @@ test('npm pack, then npm install --ignore-scripts into an empty app: flock from 
   assert.equal(existsSync(join(installed, 'build')), false, 'nothing was compiled: the addon can only come from prebuilds/');
 
   // import and require, from the app's folder.
-  const esm = await ok(process.execPath, ['--input-type=module', '-e', "const { lock } = await import('lockedfile'); const h = await lock('a.txt'); console.log(h.backend); h.release();"], { cwd: app });
+  const esm = await ok(process.execPath, [moduleFile("const { lock } = await import('lockedfile'); const h = await lock('a.txt'); console.log(h.backend); h.release();", app)], { cwd: app });
   assert.equal(esm.stdout.trim(), 'flock');
   const cjs = await ok(process.execPath, ['-e', "const { lockSync } = require('lockedfile'); const h = lockSync('a.txt'); console.log(h.backend); h.release();"], { cwd: app });
   assert.equal(cjs.stdout.trim(), 'flock');

@@ -9,17 +9,18 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { tryLock } from 'lockedfile';
 import { HUMAN_HEADER, humanFile, updateHumanConceptMap } from '../examples/persona-app/human.js';
 import { createPersona, editPersona, exportPersona, importPersona, loadPersonas, personaFile } from '../examples/persona-app/personas.js';
-import { spawnChild } from './helpers/children.js';
+import { moduleFile, spawnChild } from './helpers/children.js';
 import { readJsoncFile } from './helpers/jsonc.js';
 import { tempDir } from './helpers/temp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const personasModule = JSON.stringify(pathToFileURL(join(root, 'examples/persona-app/personas.js')).href);
 const humanModule = JSON.stringify(pathToFileURL(join(root, 'examples/persona-app/human.js')).href);
+const lockedfileModule = JSON.stringify(pathToFileURL(join(root, 'dist/index.js')).href);
 
-/** A node process running `code` (an ES module; 'lockedfile' resolves from the package root). */
+/** A process running `code`, an ES module. */
 function nodeChild(t, code) {
-  return spawnChild(t, process.execPath, ['--input-type=module', '-e', code], { cwd: root });
+  return spawnChild(t, process.execPath, [moduleFile(code)]);
 }
 
 /** Child code that says it is ready and then waits for a line on stdin, so that all start at once. */
@@ -230,7 +231,7 @@ const ENERGY_NAMES = ['p1', 'p2', 'p3', 'p4'];
 
 /** Child code: `moves` times, moves energy between two personas under both their locks. */
 function moverCode(dir, moves) {
-  return `import { withLock } from 'lockedfile';
+  return `import { withLock } from ${lockedfileModule};
     import { editPersona, personaFile } from ${personasModule};
     const dir = ${JSON.stringify(dir)};
     const names = ${JSON.stringify(ENERGY_NAMES)};

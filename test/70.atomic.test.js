@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from 'lockedfile';
-import { run, spawnChild } from './helpers/children.js';
+import { moduleFile, run, spawnChild } from './helpers/children.js';
 import { reachableEntry } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -103,7 +103,7 @@ test('a writer SIGKILLed at random moments leaves a whole file, never older than
         await writeFileAtomic(${JSON.stringify(file)}, n + ':' + padding);
         console.log(n);
       }`;
-    const child = spawnChild(t, process.execPath, ['--input-type=module', '-e', code]);
+    const child = spawnChild(t, process.execPath, [moduleFile(code)]);
     await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
     await child.kill('SIGKILL');
     const acknowledged = Math.max(0, ...child.lines.map((line) => Number(line.event ?? line)));
@@ -130,8 +130,8 @@ test('a writer that is not root keeps the file\'s group where it belongs to it, 
   chmodSync(dir, 0o777);
   const file = join(dir, 'shared.json');
   const write = (groups, text) =>
-    run('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${groups}`, process.execPath, '--input-type=module', '-e',
-      `import { writeFileAtomic } from ${JSON.stringify(reachableEntry())}; await writeFileAtomic(${JSON.stringify(file)}, ${JSON.stringify(text)});`], { cwd: tmpdir() });
+    run('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${groups}`, process.execPath, moduleFile(
+      `import { writeFileAtomic } from ${JSON.stringify(reachableEntry())}; await writeFileAtomic(${JSON.stringify(file)}, ${JSON.stringify(text)});`)], { cwd: tmpdir() });
   writeFileSync(file, 'old');
   chownSync(file, 0, 4322);
   chmodSync(file, 0o664);
@@ -155,8 +155,8 @@ test('a writer that is not root keeps the file\'s group where it belongs to it, 
   writeFileSync(inside, 'old');
   chownSync(inside, 0, 4322);
   chmodSync(inside, 0o664);
-  const inFolder = await run('setpriv', ['--reuid=65534', '--regid=65534', '--groups=4322,3000', process.execPath, '--input-type=module', '-e',
-    `import { writeFileAtomic } from ${JSON.stringify(reachableEntry())}; await writeFileAtomic(${JSON.stringify(inside)}, 'new');`], { cwd: tmpdir() });
+  const inFolder = await run('setpriv', ['--reuid=65534', '--regid=65534', '--groups=4322,3000', process.execPath, moduleFile(
+    `import { writeFileAtomic } from ${JSON.stringify(reachableEntry())}; await writeFileAtomic(${JSON.stringify(inside)}, 'new');`)], { cwd: tmpdir() });
   assert.equal(inFolder.code, 0, inFolder.stderr);
   assert.equal(statSync(inside).gid, 4322, 'the setgid folder\'s group replaced the file\'s');
   chmodSync(file, 0o664);
@@ -192,7 +192,7 @@ test('EMFILE is transient: the write is retried with backoff until a descriptor 
   const dir = tempDir(t);
   const file = join(dir, 'a.json');
   writeFileSync(file, 'old');
-  const result = await run('bash', ['-c', `ulimit -n 256 && exec "$0" --input-type=module -e "$1"`, process.execPath, starvedWriter(file, 50)]);
+  const result = await run('bash', ['-c', `ulimit -n 256 && exec "$0" "$1"`, process.execPath, moduleFile(starvedWriter(file, 50))]);
   const outcome = JSON.parse(result.stdout);
   assert.equal(outcome.event, 'written', result.stdout + result.stderr);
   assert.ok(outcome.ms >= 40, `it waited for a descriptor (${outcome.ms} ms)`);
@@ -204,7 +204,7 @@ test('EMFILE that lasts gives up after bounded retries: clear error, old file wh
   const dir = tempDir(t);
   const file = join(dir, 'a.json');
   writeFileSync(file, 'old');
-  const result = await run('bash', ['-c', `ulimit -n 256 && exec "$0" --input-type=module -e "$1"`, process.execPath, starvedWriter(file, -1)]);
+  const result = await run('bash', ['-c', `ulimit -n 256 && exec "$0" "$1"`, process.execPath, moduleFile(starvedWriter(file, -1))]);
   const outcome = JSON.parse(result.stdout);
   assert.equal(outcome.event, 'failed', result.stdout + result.stderr);
   assert.equal(outcome.code, 'EMFILE');

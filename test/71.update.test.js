@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LockTimeoutError, tryLock, updateFile } from 'lockedfile';
-import { holdLock, run } from './helpers/children.js';
+import { holdLock, moduleFile, run } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -17,7 +17,7 @@ for (const backend of ['flock', 'pidfile']) {
       for (let i = 0; i < 25; i++) {
         await updateFile(${JSON.stringify(file)}, (text) => String(Number(text ?? '0') + 1), { backend: '${backend}', fsync: false });
       }`;
-    const results = await Promise.all(Array.from({ length: 8 }, () => run(process.execPath, ['--input-type=module', '-e', code])));
+    const results = await Promise.all(Array.from({ length: 8 }, () => run(process.execPath, [moduleFile(code)])));
     for (const result of results) assert.equal(result.code, 0, result.stderr);
     assert.equal(readFileSync(file, 'utf8'), '200');
   });

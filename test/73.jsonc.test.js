@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { readJsonc, tryLock, updateJsonc } from 'lockedfile';
-import { run } from './helpers/children.js';
+import { moduleFile, run } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -31,7 +31,7 @@ for (const backend of ['flock', 'pidfile']) {
       for (let i = 0; i < 100; i++) {
         await updateJsonc(${JSON.stringify(file)}, (draft) => { draft.saves += 1; draft.concepts.push(process.pid + '-' + i); }, { backend: '${backend}', fsync: false });
       }`;
-    const results = await Promise.all(Array.from({ length: 8 }, () => run(process.execPath, ['--input-type=module', '-e', code])));
+    const results = await Promise.all(Array.from({ length: 8 }, () => run(process.execPath, [moduleFile(code)])));
     for (const result of results) assert.equal(result.code, 0, result.stderr);
     const value = await readJsonc(file);
     assert.equal(value.saves, 800);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readJsonc, updateJsonc } from 'lockedfile';
-import { spawnChild } from './helpers/children.js';
+import { moduleFile, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -24,7 +24,7 @@ function writer(t, file, backend) {
       }, { backend: '${backend}' });
       console.log(JSON.stringify({ event: 'saved', saves: value.saves }));
     }`;
-  return spawnChild(t, process.execPath, ['--input-type=module', '-e', code]);
+  return spawnChild(t, process.execPath, [moduleFile(code)]);
 }
 
 for (const backend of ['flock', 'pidfile']) {

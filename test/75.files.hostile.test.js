@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { updateFile, writeFileAtomic } from 'lockedfile';
-import { holdLock, releaseAndWait, spawnChild } from './helpers/children.js';
+import { holdLock, moduleFile, releaseAndWait, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -18,11 +18,11 @@ const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 test('updateFile never sweeps away the temp file of a concurrent writeFileAtomic in another process', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'a.json');
-  const writer = spawnChild(t, process.execPath, ['--input-type=module', '-e', `
+  const writer = spawnChild(t, process.execPath, [moduleFile(`
     import { writeFileAtomic } from ${JSON.stringify(entry)};
     let failed = 0;
     for (let i = 0; i < 300; i++) await writeFileAtomic(${JSON.stringify(path)}, 'w'.repeat(50000) + i, { fsync: false }).catch(() => failed++);
-    console.log(JSON.stringify({ event: 'done', failed }));`]);
+    console.log(JSON.stringify({ event: 'done', failed }));`)]);
   const done = writer.next('done');
   let finished = false;
   done.then(() => (finished = true));

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { findNodeAtLocation, parseTree } from 'jsonc-parser';
 import { readJsonc } from 'lockedfile';
+import { moduleFile } from './helpers/children.js';
 import { STRESS, arena, commentsOf } from './helpers/stress.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -63,7 +64,7 @@ function updater(spawn, file, backend) {
       seen.push(value.count);
     }
     console.log(JSON.stringify({ event: 'done', seen }));`;
-  return spawn(process.execPath, ['--input-type=module', '-e', code]);
+  return spawn(process.execPath, [moduleFile(code)]);
 }
 
 for (const backend of ['flock', 'pidfile']) {

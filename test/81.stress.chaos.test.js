@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { lock, readJsonc, tryLock, updateJsonc } from 'lockedfile';
+import { moduleFile } from './helpers/children.js';
 import { STRESS, arena, commentsOf } from './helpers/stress.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -36,7 +37,7 @@ function pad(saves) {
 }
 
 function node(spawn, code) {
-  return spawn(process.execPath, ['--input-type=module', '-e', code]);
+  return spawn(process.execPath, [moduleFile(code)]);
 }
 
 // Loops updateJsonc and prints the count of every update it saw resolve: those are acknowledged.

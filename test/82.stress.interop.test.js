@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { moduleFile } from './helpers/children.js';
 import { STRESS, arena } from './helpers/stress.js';
 import { needs, testWhere } from './helpers/platform.js';
 
@@ -37,7 +38,7 @@ function nodeSide(spawn, dir) {
       }, { backend: 'flock', fsync: false });
     }
     console.log('done');`;
-  return spawn(process.execPath, ['--input-type=module', '-e', code]);
+  return spawn(process.execPath, [moduleFile(code)]);
 }
 
 // flock(1) around a fresh sh for each increment; `sleep` inside is the pause.

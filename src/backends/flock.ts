@@ -2,7 +2,6 @@
 // Python's fcntl.flock and any other flock user. The kernel drops it the instant its holder
 // dies, so nothing here ever guesses staleness, and the lock file is never unlinked (a waiter
 // that opened the old file would lock an orphan while a newcomer locks a fresh file).
-import { readSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
 import { abortReason, systemError } from '../errors.js';
@@ -38,12 +37,8 @@ const current = Buffer.alloc(MAX_RECORD_BYTES + 1);
  * else and is locked as it is, as flock(1) would. Repeated acquisitions cost one read.
  */
 function writeHolderRecord(addon: FlockAddon, fd: number): void {
-  let length: number;
-  try {
-    length = readSync(fd, current, 0, current.length, 0);
-  } catch {
-    return; // not readable: not ours to write either
-  }
+  const length = addon.readRecord(fd, current);
+  if (length < 0) return; // not readable: not ours to write either
   const mine = holderRecord();
   if (length === mine.length && current.subarray(0, length).equals(mine)) return;
   if (length > 0 && (length > MAX_RECORD_BYTES || parseRecord(current.toString('utf8', 0, length)) === undefined)) return;

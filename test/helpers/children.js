@@ -1,6 +1,9 @@
 // Real child processes for multi-process tests: lockedfile holders (holder.js) and other
 // programs (flock(1), python3), with their output collected line by line.
 import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -104,7 +107,32 @@ export function run(command, args, options = {}) {
   });
 }
 
-/** runNode runs a snippet of ES module code in a fresh node process (cwd: the test's). */
+let moduleDir;
+let moduleCount = 0;
+
+/**
+ * moduleFile writes ES module `code` to a .mjs file and returns its path, for a child to run as
+ * `process.execPath file args`: a file rather than `--input-type=module -e code`, which Deno runs
+ * as a script. The file goes in `dir` when given (bare imports resolve from there), otherwise in
+ * a folder of this process's that any user can read (for children run as another user), with a
+ * package.json: Deno resolves the npm imports of the modules it loads only inside a package.
+ */
+export function moduleFile(code, dir) {
+  if (!dir) {
+    if (!moduleDir) {
+      moduleDir = mkdtempSync(join(tmpdir(), 'lockedfile-modules-'));
+      chmodSync(moduleDir, 0o755);
+      writeFileSync(join(moduleDir, 'package.json'), '{ "private": true }\n', { mode: 0o644 });
+      process.on('exit', () => rmSync(moduleDir, { recursive: true, force: true }));
+    }
+    dir = moduleDir;
+  }
+  const file = join(dir, `module-${process.pid}-${++moduleCount}.mjs`);
+  writeFileSync(file, code, { mode: 0o644 });
+  return file;
+}
+
+/** runNode runs a snippet of ES module code in a fresh process of this runtime (cwd: the test's). */
 export function runNode(code, options = {}) {
-  return run(process.execPath, ['--input-type=module', '-e', code], options);
+  return run(process.execPath, [moduleFile(code)], options);
 }
