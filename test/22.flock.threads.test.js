@@ -289,7 +289,7 @@ for (const [how, body] of Object.entries(giveUps)) {
     const child = spawnChild(t, process.execPath, [moduleFile(code), path]);
     await child.next('ready');
     await eventually(() => kernelWaits(child.pid, [lockfile]) === 1, 1200, "the child's wait is parked in the kernel");
-    if (how === 'an abort') child.proc.kill('SIGUSR2');
+    if (how === 'an abort') child.signal('SIGUSR2');
 
     const gaveUp = await child.next('gave up');
     const gaveUpAt = performance.now();

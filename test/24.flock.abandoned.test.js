@@ -2,10 +2,9 @@
 // descriptors they leave behind are bounded by the lock files waited on, not by the attempts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnChild } from './helpers/children.js';
+import { moduleFile, spawnChild } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -47,9 +46,7 @@ test('4,000 timed-out, aborted and sync attempts on two held lock files leave a 
     const holder = spawnChild(t, 'bash', ['-c', 'exec 9>>"$1" && flock -x 9 && echo held && exec sleep 600', 'holder', `${file}.lock`]);
     await holder.next('held');
   }
-  const script = join(dir, 'attempts.mjs');
-  writeFileSync(script, attempts(path, other));
-  const child = spawnChild(t, 'bash', ['-c', `ulimit -n 256 && exec '${process.execPath}' '${script}'`]);
+  const child = spawnChild(t, 'bash', ['-c', 'ulimit -n 256 && exec "$@"', 'bash', process.execPath, moduleFile(attempts(path, other))]);
   const { timeouts, aborts, before, after } = await child.next('counts');
   t.diagnostic(`threads ${before.threads} -> ${after.threads}, descriptors ${before.fds} -> ${after.fds}`);
   assert.equal(timeouts, 3000);
@@ -94,9 +91,7 @@ test('a wait that takes over given-up waits holds a real kernel lock, async and 
   const hold = () => spawnChild(t, 'bash', ['-c', 'exec 9>>"$1" && flock -x 9 && echo held && read line && exit 0', 'holder', lockfile]);
   let holder = hold();
   await holder.next('held');
-  const script = join(dir, 'adopter.mjs');
-  writeFileSync(script, adopter(path));
-  const child = spawnChild(t, process.execPath, [script]);
+  const child = spawnChild(t, process.execPath, [moduleFile(adopter(path))]);
   await child.next('gave-up');
   holder.send();
   await holder.exited;

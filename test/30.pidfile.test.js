@@ -160,7 +160,7 @@ test('a SIGKILLed holder that its parent has not reaped yet (a zombie) is dead: 
     await lock(process.argv[2], { backend: 'pidfile' });
     console.log(JSON.stringify({ event: 'locked', pid: process.pid }));
     setInterval(() => {}, 1000);`;
-  const parent = spawnChild(t, 'sh', ['-c', `"${process.execPath}" "$0" "$1" & exec sleep 60`, moduleFile(code), path]);
+  const parent = spawnChild(t, 'sh', ['-c', '"$@" & exec sleep 60', 'sh', process.execPath, moduleFile(code), path]);
   const { pid } = await parent.next('locked');
   t.after(() => {
     try {
@@ -390,9 +390,9 @@ test('pid-file holders stopped (SIGSTOP) for 1.2 s at random moments, acquiring 
     await delay(50 + Math.random() * 150);
     const victim = children[stops % 2];
     if (victim.proc.exitCode !== null) break;
-    victim.proc.kill('SIGSTOP');
+    victim.signal('SIGSTOP');
     await delay(1200);
-    victim.proc.kill('SIGCONT');
+    victim.signal('SIGCONT');
   }
   const reports = await within(finished, 45_000, 'the increments');
   assert.deepEqual(reports.map((report) => report.overlaps), [0, 0]);

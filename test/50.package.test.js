@@ -8,8 +8,15 @@ import { tempDir } from './helpers/temp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-test("require('lockedfile') works from CommonJS, without warnings", async (t) => {
+/** A folder for an app that depends on lockedfile, with its package.json (Deno needs one to use node_modules). */
+function appDir(t) {
   const dir = tempDir(t);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, dependencies: { lockedfile: '*' } }));
+  return dir;
+}
+
+test("require('lockedfile') works from CommonJS, without warnings", async (t) => {
+  const dir = appDir(t);
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(root, join(dir, 'node_modules', 'lockedfile'));
   writeFileSync(
@@ -35,7 +42,7 @@ test('type declarations ship with the package and declare the whole API', () => 
 
 test('without its addon, lock() fails with a clear ELOCKBACKEND error instead of silently using pid files', async (t) => {
   // A copy of the package without build/ or prebuilds/: what a user gets when install scripts were skipped.
-  const dir = tempDir(t);
+  const dir = appDir(t);
   const copy = join(dir, 'node_modules', 'lockedfile');
   mkdirSync(copy, { recursive: true });
   cpSync(join(root, 'dist'), join(copy, 'dist'), { recursive: true });

@@ -244,7 +244,7 @@ test("SIGTERM sent to the CLI reaches the command (its handler runs; the CLI exi
   await within(child.next('running'), 10_000, 'the command starting');
   assert.equal(await flockTries(lockfile), 1, 'flock -n took the lock while the command ran');
 
-  child.proc.kill('SIGTERM');
+  child.signal('SIGTERM');
   assert.deepEqual(await within(child.exited, 10_000, 'the CLI ending after SIGTERM'), { code: 0, signal: null }, child.stderr);
   assert.equal(readFileSync(marker, 'utf8'), 'SIGTERM', "the command's SIGTERM handler did not run");
   assert.equal(await flockTries(lockfile), 0, 'the lock stayed held after the CLI ended');
@@ -256,7 +256,7 @@ test('SIGINT, SIGTERM and SIGHUP sent to the CLI end a command that does not han
       const { path, lockfile } = paths(t);
       const child = startLockedfile(t, [path, '--', 'sh', '-c', 'echo running; exec sleep 30']);
       await within(child.next('running'), 10_000, `the command starting (${signal})`);
-          child.proc.kill(signal);
+          child.signal(signal);
       const exit = await within(child.exited, 10_000, `the CLI ending after ${signal}`);
       assert.deepEqual(exit, { code: 128 + constants.signals[signal], signal: null }, `${signal}: ${child.stderr}`);
       assert.equal(await flockTries(lockfile), 0, `the lock stayed held after ${signal}`);

@@ -54,7 +54,7 @@ test('Ctrl-C in a terminal reaches the command once, as under flock(1)', async (
 import os, pty, sys, time, select
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(sys.argv[1], [sys.argv[1], sys.argv[2], sys.argv[3], '--', sys.executable, '-c',
+    os.execv(sys.argv[1], sys.argv[1:] + ['--', sys.executable, '-c',
         'import signal, time\\nn = [0]\\ndef on(*_): n[0] += 1\\nsignal.signal(signal.SIGINT, on)\\nprint("ready", flush=True)\\nend = time.time() + 1.5\\nwhile time.time() < end: time.sleep(0.01)\\nprint("got %d" % n[0], flush=True)'])
 out = b''
 def read_until(token, limit):

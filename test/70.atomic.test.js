@@ -192,7 +192,7 @@ test('EMFILE is transient: the write is retried with backoff until a descriptor 
   const dir = tempDir(t);
   const file = join(dir, 'a.json');
   writeFileSync(file, 'old');
-  const result = await run('bash', ['-c', `ulimit -n 256 && exec "$0" "$1"`, process.execPath, moduleFile(starvedWriter(file, 50))]);
+  const result = await run('bash', ['-c', 'ulimit -n 256 && exec "$@"', 'bash', process.execPath, moduleFile(starvedWriter(file, 50))]);
   const outcome = JSON.parse(result.stdout);
   assert.equal(outcome.event, 'written', result.stdout + result.stderr);
   assert.ok(outcome.ms >= 40, `it waited for a descriptor (${outcome.ms} ms)`);
@@ -204,7 +204,7 @@ test('EMFILE that lasts gives up after bounded retries: clear error, old file wh
   const dir = tempDir(t);
   const file = join(dir, 'a.json');
   writeFileSync(file, 'old');
-  const result = await run('bash', ['-c', `ulimit -n 256 && exec "$0" "$1"`, process.execPath, moduleFile(starvedWriter(file, -1))]);
+  const result = await run('bash', ['-c', 'ulimit -n 256 && exec "$@"', 'bash', process.execPath, moduleFile(starvedWriter(file, -1))]);
   const outcome = JSON.parse(result.stdout);
   assert.equal(outcome.event, 'failed', result.stdout + result.stderr);
   assert.equal(outcome.code, 'EMFILE');

@@ -44,7 +44,7 @@ test('the temp file of a writer that is gone is removed by the next update; a li
     namespace = readlinkSync('/proc/self/ns/pid');
   } catch {}
   const tag = createHash('sha256').update(`${hostname()}\0${namespace}`).digest('hex').slice(0, 8);
-  const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout.toString().trim();
+  const gone = spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim();
   const temp = (pid) => `.a.json.${Number(pid).toString(36).padStart(8, '0')}-${tag}-0123456789abcdef.tmp`;
   writeFileSync(join(dir, temp(gone)), 'half');
   writeFileSync(join(dir, temp(process.ppid)), 'in progress');

@@ -60,8 +60,16 @@ export class Child {
     return new Promise((resolve) => this.proc.stdin.write(`${line}\n`, () => resolve()));
   }
 
+  /**
+   * Sends `signal` through process.kill rather than ChildProcess.kill: Deno reports a child that
+   * was sent a signal that way as ended by the signal, even when it handled it and exited.
+   */
+  signal(signal) {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) process.kill(this.pid, signal);
+  }
+
   kill(signal = 'SIGKILL') {
-    this.proc.kill(signal);
+    this.signal(signal);
     return this.exited;
   }
 }
