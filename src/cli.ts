@@ -122,7 +122,10 @@ async function run({ path, command, ...options }: Extract<Invocation, { kind: 'r
   // included: passing them on as well would deliver them twice (flock(1) delivers them once).
   const fromTerminal = new Set<NodeJS.Signals>(process.stdin.isTTY ? ['SIGINT', 'SIGQUIT'] : []);
   const forward = (signal: NodeJS.Signals) => {
-    if (!fromTerminal.has(signal)) child.kill(signal);
+    if (fromTerminal.has(signal) || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    // process.kill, not child.kill: Deno reports a child sent a signal by child.kill as ended by
+    // it, even when the command handles it and exits with a status of its own.
+    process.kill(child.pid, signal);
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(signal, forward);
   // The command inherits the locked descriptor (as fd 3), as under flock(1): if this process is

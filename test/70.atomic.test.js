@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from 'lockedfile';
 import { moduleFile, run, spawnChild } from './helpers/children.js';
+import { needs, testWhere } from './helpers/platform.js';
 import { reachableEntry } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -188,7 +189,7 @@ function starvedWriter(file, freeAfterMs) {
     process.exit(0);`;
 }
 
-test('EMFILE is transient: the write is retried with backoff until a descriptor is free', async (t) => {
+testWhere(needs.bash, needs.runtimeWithoutDescriptors)('EMFILE is transient: the write is retried with backoff until a descriptor is free', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'a.json');
   writeFileSync(file, 'old');
@@ -200,7 +201,7 @@ test('EMFILE is transient: the write is retried with backoff until a descriptor 
   assert.deepEqual(readdirSync(dir), ['a.json']);
 });
 
-test('EMFILE that lasts gives up after bounded retries: clear error, old file whole, no temp file', async (t) => {
+testWhere(needs.bash, needs.runtimeWithoutDescriptors)('EMFILE that lasts gives up after bounded retries: clear error, old file whole, no temp file', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'a.json');
   writeFileSync(file, 'old');

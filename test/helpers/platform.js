@@ -1,4 +1,4 @@
-// What this machine offers the tests: flock(2) (not on Windows) and the peer programs that take
+// What this machine and runtime offer the tests: flock(2) (not on Windows) and the peer programs that take
 // the same locks. A test file that needs one declares it, and is skipped, saying why, where it
 // is missing, rather than failing for a reason that has nothing to do with the package.
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,8 @@ export const needs = {
   python: found('python3', ['-c', 'import fcntl']) ? undefined : 'python3 with fcntl is not available',
   bash: found('bash', ['-c', 'true']) ? undefined : 'bash is not available',
   proc: existsSync('/proc/self/status') ? undefined : 'there is no /proc to count threads and descriptors in',
+  // Seen with Deno 2.9.6: "panicked at ext/signals/lib.rs: Too many open files", now and then.
+  runtimeWithoutDescriptors: process.versions.deno ? 'Deno itself panics at times when its process has no descriptor left' : undefined,
 };
 
 /**
