@@ -1,6 +1,7 @@
-// What this machine and runtime offer the tests: flock(2) (not on Windows) and the peer programs that take
-// the same locks. A test file that needs one declares it, and is skipped, saying why, where it
-// is missing, rather than failing for a reason that has nothing to do with the package.
+// What this machine and runtime offer the tests: flock(2) (not on Windows), the peer programs
+// that take the same locks, and what the runtime survives. A test that needs one declares it, and
+// is skipped, saying why, where it is missing, rather than failing for a reason that has nothing
+// to do with the package.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
