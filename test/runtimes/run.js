@@ -113,8 +113,10 @@ async function test(name, runtime, binary) {
   const skippedFiles = unsupported[name] ?? {};
   const files = allFiles.filter((file) => !(file in skippedFiles));
   // The child processes the tests start run on this runtime too (process.execPath), and so does
-  // anything they start through `node` on the PATH.
-  const env = { ...process.env, PATH: `${join(cache, name, 'node_modules', '.bin')}:${process.env.PATH}`, FORCE_COLOR: '0', NO_COLOR: '1' };
+  // anything they start through `node` on the PATH. No colours: FORCE_COLOR, even 0, makes Deno
+  // colour what children print, numbers included.
+  const { FORCE_COLOR, ...inherited } = process.env;
+  const env = { ...inherited, PATH: `${join(cache, name, 'node_modules', '.bin')}:${process.env.PATH}`, NO_COLOR: '1' };
   const started = performance.now();
   const totals = { tests: 0, passed: 0, failed: 0, skipped: 0 };
   const failedFiles = [];
