@@ -83,9 +83,13 @@ export function spawnChild(t, command, args, options = {}) {
   return child;
 }
 
-/** holder runs holder.js `command` with `args` in a child node process. */
-export function holder(t, command, args, options = {}) {
-  return spawnChild(t, process.execPath, [holderScript, command, JSON.stringify(args)], options);
+/**
+ * holder runs holder.js `command` with `args` in a child process of this runtime, or of the one
+ * whose command is `options.runtime` (see runtimes.js).
+ */
+export function holder(t, command, args, { runtime = [process.execPath], ...options } = {}) {
+  const [program, ...runtimeArgs] = runtime;
+  return spawnChild(t, program, [...runtimeArgs, holderScript, command, JSON.stringify(args)], options);
 }
 
 /** holdLock starts a child that takes the lock on `path` and resolves once it holds it. */

@@ -133,18 +133,21 @@ async function test(name, runtime, binary) {
 
 const asked = process.argv.slice(2);
 for (const name of asked) if (!(name in runtimes)) throw new Error(`unknown runtime ${name}; use ${Object.keys(runtimes).join(', ')}`);
+// Every runtime is installed before the first runs: the tests that pair runtimes
+// (test/25.runtimes.mixed.test.js) find the others in .runtimes/.
+const binaries = {};
 const results = [];
 for (const [name, runtime] of Object.entries(runtimes)) {
   if (asked.length > 0 && !asked.includes(name)) continue;
-  let binary;
   try {
-    binary = install(name, runtime);
+    binaries[name] = install(name, runtime);
   } catch (error) {
     results.push({ name, ok: false, problem: `not installed: ${error.message}` });
-    continue;
   }
+}
+for (const [name, binary] of Object.entries(binaries)) {
   console.log(`\n=== ${name}: the suite on ${binary}\n`);
-  results.push(await test(name, runtime, binary));
+  results.push(await test(name, runtimes[name], binary));
 }
 
 console.log('\nruntime  version                 files  not run  tests  passed  failed  skipped  seconds');

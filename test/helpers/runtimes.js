@@ -1,0 +1,29 @@
+// The JavaScript runtimes on this machine: the one running the tests, and the others (Node, Bun,
+// Deno) found in .runtimes/, where npm run test:runtimes installs them, or on the PATH.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cache = fileURLToPath(new URL('../../.runtimes', import.meta.url));
+
+export const thisRuntime = process.versions.bun ? 'bun' : process.versions.deno ? 'deno' : 'node';
+
+/** The binary of `name`: from .runtimes/ (Bun, Deno) or the PATH; undefined where there is none. */
+function binary(name) {
+  const installed = join(cache, name, 'node_modules', '.bin', name);
+  if (name !== 'node' && existsSync(installed)) return installed;
+  return spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0 ? name : undefined;
+}
+
+/**
+ * Every runtime but this one: its name, and `argv`, the command that runs a script file on it
+ * (Deno with every permission), or `missing`, why it cannot run here.
+ */
+export const otherRuntimes = ['node', 'bun', 'deno']
+  .filter((name) => name !== thisRuntime)
+  .map((name) => {
+    const found = binary(name);
+    if (!found) return { name, missing: `${name} is not installed (npm run test:runtimes installs Bun and Deno into .runtimes/)` };
+    return { name, argv: name === 'deno' ? [found, 'run', '-A'] : [found] };
+  });
