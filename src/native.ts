@@ -48,12 +48,16 @@ export function loadAddon(path = '', lockfilePath?: string): FlockAddon {
       loadFailure = cause as Error;
     }
   }
+  // Deno refuses what its permission flags do not allow with a NotCapable error: nothing to rebuild.
+  const advice =
+    loadFailure.name === 'NotCapable'
+      ? 'Deno must be allowed to load it: run with --allow-ffi, --allow-read and --allow-env. '
+      : 'Rebuild it with `npm rebuild lockedfile` (this needs python3, make and a C++ compiler), ' +
+        'or allow the install script of lockedfile if your package manager skipped it. ';
   throw new LockError(
     'ELOCKBACKEND',
     path,
-    `cannot lock ${path || 'files'}: the flock addon could not be loaded: ${loadFailure.message.trim()}. ` +
-      'Rebuild it with `npm rebuild lockedfile` (this needs python3, make and a C++ compiler), ' +
-      'or allow the install script of lockedfile if your package manager skipped it. ' +
+    `cannot lock ${path || 'files'}: the flock addon could not be loaded: ${loadFailure.message.trim()}. ${advice}` +
       "To use pid files instead everywhere, pass { backend: 'pidfile' } or set LOCKEDFILE_BACKEND=pidfile " +
       'in every process that shares these locks.',
     lockfilePath,

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run } from './helpers/children.js';
+import { needs, testWhere } from './helpers/platform.js';
+import { findRuntime } from './helpers/runtimes.js';
 import { tempDir } from './helpers/temp.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -68,6 +70,30 @@ test('without its addon, lock() fails with a clear ELOCKBACKEND error instead of
   assert.match(error.message, /install script/);
   assert.match(error.message, /LOCKEDFILE_BACKEND=pidfile/);
   assert.equal(second, 'pidfile', 'an explicit choice of pid files still works');
+});
+
+const deno = findRuntime('deno');
+
+testWhere(needs.flock, deno.missing)('on Deno without --allow-ffi, lock() fails with ELOCKBACKEND naming the permissions to give, not a rebuild', async (t) => {
+  const dir = appDir(t);
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(root, join(dir, 'node_modules', 'lockedfile'));
+  writeFileSync(
+    join(dir, 'app.mjs'),
+    `import { lock } from 'lockedfile';
+     const error = await lock(${JSON.stringify(join(dir, 'a.json'))}).catch((caught) => caught);
+     console.log(JSON.stringify({ code: error.code, message: error.message }));`,
+  );
+  const { code, stdout, stderr } = await run(deno.binary, ['run', '--allow-read', '--allow-write', '--allow-env', '--allow-sys', 'app.mjs'], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  assert.equal(code, 0, stderr);
+  const error = JSON.parse(stdout);
+  assert.equal(error.code, 'ELOCKBACKEND');
+  assert.match(error.message, /Requires ffi access/);
+  assert.match(error.message, /run with --allow-ffi, --allow-read and --allow-env/);
+  assert.doesNotMatch(error.message, /npm rebuild/);
 });
 
 test('no built module declares a binding named require (setups that rewrite import.meta.url, as jest does, would hit it before it is set)', () => {

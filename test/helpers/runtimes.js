@@ -17,13 +17,14 @@ function binary(name) {
 }
 
 /**
- * Every runtime but this one: its name, and `argv`, the command that runs a script file on it
- * (Deno with every permission), or `missing`, why it cannot run here.
+ * A runtime: its name, its `binary` and `argv`, the command that runs a script file on it (Deno
+ * with every permission); or `missing`, why it cannot run here.
  */
-export const otherRuntimes = ['node', 'bun', 'deno']
-  .filter((name) => name !== thisRuntime)
-  .map((name) => {
-    const found = binary(name);
-    if (!found) return { name, missing: `${name} is not installed (npm run test:runtimes installs Bun and Deno into .runtimes/)` };
-    return { name, argv: name === 'deno' ? [found, 'run', '-A'] : [found] };
-  });
+export function findRuntime(name) {
+  const found = binary(name);
+  if (!found) return { name, missing: `${name} is not installed (npm run test:runtimes installs Bun and Deno into .runtimes/)` };
+  return { name, binary: found, argv: name === 'deno' ? [found, 'run', '-A'] : [found] };
+}
+
+/** Every runtime but this one. */
+export const otherRuntimes = ['node', 'bun', 'deno'].filter((name) => name !== thisRuntime).map(findRuntime);
