@@ -135,7 +135,9 @@ export function moduleFile(code, dir) {
       moduleDir = mkdtempSync(join(tmpdir(), 'lockedfile-modules-'));
       chmodSync(moduleDir, 0o755);
       writeFileSync(join(moduleDir, 'package.json'), '{ "private": true }\n', { mode: 0o644 });
-      process.on('exit', () => rmSync(moduleDir, { recursive: true, force: true }));
+      const remove = () => rmSync(moduleDir, { recursive: true, force: true });
+      process.on('exit', remove);
+      globalThis.addEventListener?.('unload', remove); // deno test ends without 'exit'
     }
     dir = moduleDir;
   }

@@ -12,7 +12,9 @@ let copy;
 export function reachableEntry() {
   if (!copy) {
     copy = mkdtempSync(join(tmpdir(), 'lockedfile-package-'));
-    process.on('exit', () => rmSync(copy, { recursive: true, force: true }));
+    const remove = () => rmSync(copy, { recursive: true, force: true });
+    process.on('exit', remove);
+    globalThis.addEventListener?.('unload', remove); // deno test ends without 'exit'
     for (const part of ['package.json', 'dist', 'build/Release/lockedfile.node', 'prebuilds', 'node_modules/node-gyp-build', 'node_modules/jsonc-parser']) {
       try {
         cpSync(join(root, part), join(copy, part), { recursive: true, dereference: true });
