@@ -4,8 +4,9 @@
 // file may not be written (flock needs no write access), accept regular files only. Everything
 // else (queues, timeouts, whether to write a record, errors, metrics) lives in TypeScript.
 //
-// Calls return numbers rather than throwing: a descriptor, 0, or an errno (negative where a
-// descriptor or id could have been returned instead: open, wait, waitSync).
+// Calls return numbers rather than throwing: a descriptor, 0, a count, or an errno (negative
+// where a descriptor, id or count could have been returned instead: open, wait, waitSync,
+// readRecord).
 // Descriptors handed out are tracked per environment and closed when it shuts down, so a
 // worker thread that exits without releasing does not keep its locks for the whole process.
 #include <napi.h>
@@ -116,7 +117,7 @@ class Addon : public Napi::Addon<Addon> {
     do {
       n = pread(fd, buffer.Data(), buffer.ByteLength(), 0);
     } while (n < 0 && errno == EINTR);
-    return Number(n < 0 ? -errno : static_cast<int>(n));
+    return Number(n < 0 ? -errno : static_cast<double>(n));
   }
 
   // writeRecord(fd, bytes) -> 0 or errno. Skips the write when the file already holds exactly

@@ -125,7 +125,13 @@ async function run({ path, command, ...options }: Extract<Invocation, { kind: 'r
     if (fromTerminal.has(signal) || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     // process.kill, not child.kill: Deno reports a child sent a signal by child.kill as ended by
     // it, even when the command handles it and exits with a status of its own.
-    process.kill(child.pid, signal);
+    try {
+      process.kill(child.pid, signal);
+    } catch (error) {
+      // Gone meanwhile, or not ours to signal (a command run through sudo): nothing to pass on.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ESRCH' && code !== 'EPERM') throw error;
+    }
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) process.on(signal, forward);
   // The command inherits the locked descriptor (as fd 3), as under flock(1): if this process is

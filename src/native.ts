@@ -51,7 +51,7 @@ export function loadAddon(path = '', lockfilePath?: string): FlockAddon {
   // Deno refuses what its permission flags do not allow with a NotCapable error: nothing to rebuild.
   const advice =
     loadFailure.name === 'NotCapable'
-      ? 'Deno must be allowed to load it: run with --allow-ffi, --allow-read and --allow-env. '
+      ? 'Deno must be allowed to load it and to lock: run with --allow-read, --allow-write, --allow-ffi, --allow-env and --allow-sys. '
       : 'Rebuild it with `npm rebuild lockedfile` (this needs python3, make and a C++ compiler), ' +
         'or allow the install script of lockedfile if your package manager skipped it. ';
   throw new LockError(

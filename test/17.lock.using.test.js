@@ -2,6 +2,7 @@
 // have explicit resource management: the lock is held for the block and released when it ends,
 // however it ends. Elsewhere (Node 22 and earlier) the blocks do not parse, and these are skipped.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tryLock } from 'lockedfile';
@@ -63,14 +64,20 @@ testUsing('await using with lockAll holds every lock for the block; with a busy 
   for (const path of paths) assert.equal(await freeForFlock(path), true, `${path} outlived the block`);
 });
 
-testUsing('using h = lockSync(p) holds the lock for the block and releases it when the block ends', async (t) => {
+testUsing('using h = lockSync(p) holds the lock for the block and releases it when the block ends, or throws', async (t) => {
   const { usingLockSync } = await blocks();
   const path = join(tempDir(t), 'state.json');
   let seen;
   usingLockSync(path, (handle) => {
     seen = handle;
     assert.equal(handle.released, false);
+    assert.equal(spawnSync('flock', ['-n', `${path}.lock`, 'true']).status, 1, 'flock(1) took the lock inside the block');
   });
   assert.equal(seen.released, true);
   assert.equal(await freeForFlock(path), true, 'the lock outlived the block');
+  const thrown = new Error('inside the block');
+  assert.throws(() => usingLockSync(path, () => {
+    throw thrown;
+  }), (error) => error === thrown);
+  assert.equal(await freeForFlock(path), true, 'the lock outlived the block that threw');
 });

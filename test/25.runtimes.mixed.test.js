@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { lock, readJsonc, tryLock } from 'lockedfile';
 import { holdLock, moduleFile, releaseAndWait, run } from './helpers/children.js';
@@ -53,6 +54,8 @@ for (const other of otherRuntimes) {
     const path = join(tempDir(t), 'state.json');
     const held = await holdLock(t, path, FLOCK, { runtime: other.argv });
     const waiting = lock(path, { ...FLOCK, timeout: 10_000 });
+    const early = await Promise.race([waiting.then(() => 'granted'), delay(200, 'waiting')]);
+    assert.equal(early, 'waiting', `${thisRuntime} got the lock while ${other.name} held it`);
     await held.kill('SIGKILL');
     (await waiting).release();
   });
@@ -68,7 +71,8 @@ for (const other of otherRuntimes) {
     const results = await Promise.all([undefined, undefined, other.argv, other.argv].map((argv) => runModule(argv, code)));
     for (const result of results) assert.equal(result.code, 0, result.stderr);
     const { concepts } = await readJsonc(file);
-    assert.equal(new Set(concepts).size, 200, `${concepts.length} appends kept, ${new Set(concepts).size} distinct`);
+    assert.equal(concepts.length, 200, `${concepts.length} appends kept of 200`);
+    assert.equal(new Set(concepts).size, 200, `${new Set(concepts).size} distinct appends of 200`);
     const text = readFileSync(file, 'utf8');
     for (const comment of ['// What the personas know.', '// learned so far']) assert.ok(text.includes(comment), comment);
   });

@@ -92,7 +92,7 @@ testWhere(needs.flock, deno.missing)('on Deno without --allow-ffi, lock() fails 
   const error = JSON.parse(stdout);
   assert.equal(error.code, 'ELOCKBACKEND');
   assert.match(error.message, /Requires ffi access/);
-  assert.match(error.message, /run with --allow-ffi, --allow-read and --allow-env/);
+  assert.match(error.message, /run with --allow-read, --allow-write, --allow-ffi, --allow-env and --allow-sys/);
   assert.doesNotMatch(error.message, /npm rebuild/);
 });
 

@@ -256,7 +256,7 @@ test('SIGINT, SIGTERM and SIGHUP sent to the CLI end a command that does not han
       const { path, lockfile } = paths(t);
       const child = startLockedfile(t, [path, '--', 'sh', '-c', 'echo running; exec sleep 30']);
       await within(child.next('running'), 10_000, `the command starting (${signal})`);
-          child.signal(signal);
+      child.signal(signal);
       const exit = await within(child.exited, 10_000, `the CLI ending after ${signal}`);
       assert.deepEqual(exit, { code: 128 + constants.signals[signal], signal: null }, `${signal}: ${child.stderr}`);
       assert.equal(await flockTries(lockfile), 0, `the lock stayed held after ${signal}`);

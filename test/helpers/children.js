@@ -65,7 +65,12 @@ export class Child {
    * was sent a signal that way as ended by the signal, even when it handled it and exited.
    */
   signal(signal) {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) process.kill(this.pid, signal);
+    if (this.pid === undefined || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch (error) {
+      if (error.code !== 'ESRCH') throw error; // it ended meanwhile
+    }
   }
 
   kill(signal = 'SIGKILL') {
@@ -131,6 +136,9 @@ let moduleCount = 0;
  */
 export function moduleFile(code, dir) {
   if (!dir) {
+    // A bare import would be looked up in /tmp/node_modules, which any local user can plant.
+    const bare = /\b(?:from|import)\s*\(?\s*['"](?!node:|\/|\.|file:)([^'"]+)['"]/.exec(code);
+    if (bare) throw new Error(`moduleFile: pass a dir for code that imports "${bare[1]}" by name`);
     if (!moduleDir) {
       moduleDir = mkdtempSync(join(tmpdir(), 'lockedfile-modules-'));
       chmodSync(moduleDir, 0o755);
