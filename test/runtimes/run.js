@@ -57,6 +57,16 @@ function parseTap(output) {
   return { tests: count('tests'), passed: count('pass'), failed: count('fail') + count('cancelled'), skipped: count('skipped') + count('todo') };
 }
 
+/** The files of `batch` that TAP failures point at ("location: '.../test/x.test.js:12:1'"), or all of them. */
+function failingFiles(output, batch) {
+  const failing = new Set();
+  for (const [, block] of output.matchAll(/^\s*not ok \d+ - [^\n]*\n((?:\s+[^\n]*\n){0,8})/gm)) {
+    const file = /location: '[^']*?(test\/[^':]+):\d+/.exec(block)?.[1];
+    if (file) failing.add(file);
+  }
+  return failing.size > 0 ? batch.filter((file) => failing.has(file)) : batch;
+}
+
 /** bun test's summary: " 12 pass", " 1 skip", " 0 fail", "Ran 13 tests across 1 file." */
 function parseBun(output) {
   const count = (name) => Number(new RegExp(`^\\s*(\\d+) ${name}$`, 'm').exec(output)?.[1] ?? 0);
@@ -125,7 +135,7 @@ async function test(name, runtime, binary) {
     const counts = runtime.parse(output);
     if (Object.values(counts).some(Number.isNaN)) counts.failed = Math.max(1, counts.failed || 0);
     add(totals, Object.fromEntries(Object.entries(counts).map(([key, value]) => [key, Number.isNaN(value) ? 0 : value])));
-    if (code !== 0 || counts.failed > 0) failedFiles.push(...batch);
+    if (code !== 0 || counts.failed > 0) failedFiles.push(...(runtime.perFile ? batch : failingFiles(output, batch)));
   }
   const seconds = (performance.now() - started) / 1000;
   return { name, version, files: files.length, notRun: Object.keys(skippedFiles).length, ...totals, seconds, failedFiles, ok: failedFiles.length === 0 };
