@@ -1,6 +1,6 @@
 // The package as users get it: built with its prebuild for this machine, packed with `npm pack`,
-// installed into an empty app with install scripts off, then used by import, require, tsc and
-// the `lockedfile` command.
+// installed into an empty app with install scripts off (by npm, or by Bun under Bun), then used
+// by import, require, tsc and the `lockedfile` command.
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { moduleFile, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { needs, testWhere } from './helpers/platform.js';
+import { thisRuntime } from './helpers/runtimes.js';
 
 const test = testWhere(needs.flock, needs.flockCommand);
 
@@ -36,7 +37,7 @@ async function pack(dir) {
   return { tarball: join(dir, filename), files: files.map((file) => file.path) };
 }
 
-test('npm pack, then npm install --ignore-scripts into an empty app: flock from the prebuild, import, require, types and the CLI', { timeout: 240_000 }, async (t) => {
+test('npm pack, then an install without install scripts (npm --ignore-scripts; bun add under Bun) into an empty app: flock from the prebuild, import, require, types and the CLI', { timeout: 240_000 }, async (t) => {
   const dir = tempDir(t);
   const { tarball, files } = await pack(dir);
 
@@ -50,7 +51,10 @@ test('npm pack, then npm install --ignore-scripts into an empty app: flock from 
   const app = join(dir, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  await ok(npm, ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: app });
+  // Under Bun, as Bun's users install it: `bun add`, which runs no dependency's install script
+  // that the app has not trusted.
+  if (thisRuntime === 'bun') await ok(process.execPath, ['add', tarball], { cwd: app });
+  else await ok(npm, ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: app });
   const installed = join(app, 'node_modules', 'lockedfile');
   assert.equal(existsSync(join(installed, 'build')), false, 'nothing was compiled: the addon can only come from prebuilds/');
 
