@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { lock, lockAll, lockSync, tryLock, withLock } from 'lockedfile';
 import { runNode } from './helpers/children.js';
-import { reachableEntry } from './helpers/reachable.js';
+import { reachableEntry, reachableRuntime } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
 
 const backends = ['flock', 'pidfile'];
@@ -41,8 +41,9 @@ for (const backend of backends) {
 function asUnprivileged(dir) {
   if (process.getuid?.() !== 0) return {};
   chmodSync(dir, 0o755);
-  // The child must not start in a folder it cannot enter (the checkout may be one).
-  return { uid: 65534, gid: 65534, cwd: tmpdir() };
+  // The child must not start in a folder it cannot enter (the checkout may be one), nor run a
+  // binary from one.
+  return { uid: 65534, gid: 65534, cwd: tmpdir(), runtime: reachableRuntime() };
 }
 
 /** Takes the lock on `path` as an unprivileged user (see asUnprivileged): 'locked', or the error's code, syscall and message. */

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LockError, LockTimeoutError, lock, tryLock, updateFile } from 'lockedfile';
 import { moduleFile, runNode, spawnChild } from './helpers/children.js';
-import { reachableEntry } from './helpers/reachable.js';
+import { reachableEntry, reachableRuntime } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -29,7 +29,7 @@ for (const backend of ['flock', 'pidfile']) {
       catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message, ms: Date.now() - started })); }
       clearInterval(ticks);`;
     const users = [{}];
-    if (isRoot) users.push({ uid: 65534, gid: 65534, cwd: tmpdir() });
+    if (isRoot) users.push({ uid: 65534, gid: 65534, cwd: tmpdir(), runtime: reachableRuntime() });
     for (const user of users) {
       const { stdout } = await runNode(code, { ...user, timeout: 10_000 });
       assert.notEqual(stdout.trim(), '', `the lock call hung (${JSON.stringify(user)})`);

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from 'lockedfile';
 import { moduleFile, run, spawnChild } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
-import { reachableEntry } from './helpers/reachable.js';
+import { reachableEntry, reachableRuntime } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -131,7 +131,7 @@ test('a writer that is not root keeps the file\'s group where it belongs to it, 
   chmodSync(dir, 0o777);
   const file = join(dir, 'shared.json');
   const write = (groups, text) =>
-    run('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${groups}`, process.execPath, moduleFile(
+    run('setpriv', ['--reuid=65534', '--regid=65534', `--groups=${groups}`, ...reachableRuntime(), moduleFile(
       `import { writeFileAtomic } from ${JSON.stringify(reachableEntry())}; await writeFileAtomic(${JSON.stringify(file)}, ${JSON.stringify(text)});`)], { cwd: tmpdir() });
   writeFileSync(file, 'old');
   chownSync(file, 0, 4322);
@@ -156,7 +156,7 @@ test('a writer that is not root keeps the file\'s group where it belongs to it, 
   writeFileSync(inside, 'old');
   chownSync(inside, 0, 4322);
   chmodSync(inside, 0o664);
-  const inFolder = await run('setpriv', ['--reuid=65534', '--regid=65534', '--groups=4322,3000', process.execPath, moduleFile(
+  const inFolder = await run('setpriv', ['--reuid=65534', '--regid=65534', '--groups=4322,3000', ...reachableRuntime(), moduleFile(
     `import { writeFileAtomic } from ${JSON.stringify(reachableEntry())}; await writeFileAtomic(${JSON.stringify(inside)}, 'new');`)], { cwd: tmpdir() });
   assert.equal(inFolder.code, 0, inFolder.stderr);
   assert.equal(statSync(inside).gid, 4322, 'the setgid folder\'s group replaced the file\'s');

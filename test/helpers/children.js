@@ -154,7 +154,11 @@ export function moduleFile(code, dir) {
   return file;
 }
 
-/** runNode runs a snippet of ES module code in a fresh process of this runtime (cwd: the test's). */
-export function runNode(code, options = {}) {
-  return run(process.execPath, [moduleFile(code)], options);
+/**
+ * runNode runs a snippet of ES module code in a fresh process of this runtime, or of the command
+ * `options.runtime` (cwd: the test's).
+ */
+export function runNode(code, { runtime = [process.execPath], ...options } = {}) {
+  const [program, ...runtimeArgs] = runtime;
+  return run(program, [...runtimeArgs, moduleFile(code)], options);
 }

@@ -1,8 +1,9 @@
-// A copy of the built package that any user can reach, for tests that run a child as another
-// user: the checkout itself may sit in a folder only its owner can enter (a 0700 home, mktemp -d).
-import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+// A copy of the built package, and of the runtime, that any user can reach, for tests that run a
+// child as another user: the checkout itself may sit in a folder only its owner can enter (a 0700
+// home, mktemp -d), and with it the runtimes that npm run test:runtimes installs into .runtimes/.
+import { chmodSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -38,4 +39,26 @@ function chmodRecursive(dir) {
 
 function readdir(dir) {
   return readdirSync(dir, { withFileTypes: true });
+}
+
+/**
+ * reachableRuntime returns the command that runs a module file on this runtime in a child of
+ * another user: its binary, hard-linked (or copied) into the package's copy. Deno is given every
+ * permission, as it gives itself when it starts its own binary.
+ */
+export function reachableRuntime() {
+  reachableEntry();
+  const dir = join(copy, 'runtime');
+  const binary = join(dir, basename(process.execPath));
+  if (!existsSync(binary)) {
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    try {
+      linkSync(process.execPath, binary);
+    } catch {
+      copyFileSync(process.execPath, binary); // another file system
+      chmodSync(binary, 0o755);
+    }
+  }
+  return process.versions.deno ? [binary, 'run', '-A'] : [binary];
 }
