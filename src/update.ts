@@ -2,24 +2,40 @@
 // the file's exclusive lock is held, so concurrent updaters never lose each other's changes.
 import { constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isDeepStrictEqual } from 'node:util';
 import { dirname } from 'node:path';
 import { type WriteOptions, removeTempFiles, replaceFile, syncFolder, writeTarget } from './atomic.js';
 import { LockError, errorCode, explained } from './errors.js';
-import { checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
+import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc, sameJson } from './jsonc.js';
 import { withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
 
 /** Options for updateFile: the lock's (timeout, signal, backend, lockfileMode, ...) and the write's (fsync, mode). */
 export type UpdateOptions = Omit<LockOptions, 'shared'> & WriteOptions;
 
-/** readText returns a file's text, or undefined when it does not exist. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * readText returns a file's text, or undefined when it does not exist. Text that is not UTF-8
+ * is refused: decoded anyway, its other bytes would be replaced, and written back, lost.
+ */
 export async function readText(file: string, flag: string | number = 'r'): Promise<string | undefined> {
+  let bytes: Buffer;
   try {
-    return await readFile(file, { encoding: 'utf8', flag });
+    bytes = await readFile(file, { flag });
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
     throw error;
+  }
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    const decoded = Buffer.from(bytes.toString('utf8'));
+    let offset = 0;
+    while (offset < bytes.length && bytes[offset] === decoded[offset]) offset++;
+    throw Object.assign(
+      new Error(`lockedfile: ${file} is not UTF-8 text (byte ${offset} is not): it was left as it is, since rewriting it would change bytes nobody meant to change. Convert it to UTF-8 first.`),
+      { code: 'EILSEQ', path: file },
+    );
   }
 }
 
@@ -100,17 +116,22 @@ function missing(file: string): NodeJS.ErrnoException {
   });
 }
 
-/** The value of a JSONC file's text, or a copy of `fallback` when there is no file (else ENOENT). */
-function parseOrDefault<T>(text: string | undefined, file: string, fallback: T | undefined): T {
-  if (text !== undefined) return parseJsonc(text, file) as T;
-  if (fallback === undefined) throw missing(file);
-  return structuredClone(fallback);
+/**
+ * The parse of a JSONC file's text (undefined when there is no file) and its value, or a copy of
+ * `fallback` when the file is missing or holds no value (empty, or only comments).
+ */
+function parseOrDefault<T>(text: string | undefined, file: string, fallback: T | undefined): { parsed?: Parsed; value: T } {
+  const parsed = text === undefined ? undefined : parseJsonc(text, file);
+  if (parsed?.root !== undefined) return { parsed, value: parsed.value as T };
+  if (fallback !== undefined) return { parsed, value: structuredClone(fallback) };
+  if (parsed) throw new JsoncParseError(file, 1, 1, 'the file holds no value; pass opts.default to start it with one');
+  throw missing(file);
 }
 
-/** readJsonc reads and parses a JSONC file (comments, trailing commas); `opts.default` if it does not exist. */
+/** readJsonc reads and parses a JSONC file (comments, trailing commas); `opts.default` if it does not exist or is empty. */
 export async function readJsonc<T>(path: string | URL, opts: { default?: T } = {}): Promise<T> {
   const file = toPath(path);
-  return parseOrDefault(await readText(file), file, opts.default);
+  return parseOrDefault(await readText(file), file, opts.default).value;
 }
 
 /**
@@ -126,20 +147,19 @@ export async function updateJsonc<T>(path: string | URL, fn: (draft: T) => T | v
   await updateFile(
     file,
     async (text) => {
-      const current = parseOrDefault(text, file, opts.default);
+      const { parsed, value: current } = parseOrDefault(text, file, opts.default);
       const draft = structuredClone(current);
       const returned = await fn(draft);
       const next = returned === undefined ? draft : returned;
-      checkJsonValue(next, file);
       value = next;
-      if (text === undefined) return `${JSON.stringify(next, null, 2)}\n`;
-      if (isDeepStrictEqual(current, next)) return undefined;
-      const edited = editJsonc(text, current, next);
-      // The edits must say exactly the new value; anything else would be silent corruption.
-      if (!isDeepStrictEqual(parseJsonc(edited, file), JSON.parse(JSON.stringify(next)))) {
-        throw new Error(`lockedfile: internal: the edits to ${file} do not give the new value; the file is unchanged. Please report this with the file.`);
+      if (text === undefined) {
+        checkJsonValue(next, file);
+        return `${JSON.stringify(next, null, 2)}\n`;
       }
-      return edited;
+      if (parsed!.root !== undefined && sameJson(current, next)) return undefined;
+      // Only what changed is checked for what JSON cannot hold (inside editJsonc): a number the
+      // file already holds beyond JavaScript's range (1e400) stays as it is written.
+      return editJsonc(text, parsed!, next, file);
     },
     opts,
   );

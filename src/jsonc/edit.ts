@@ -1,0 +1,264 @@
+// A new value written into JSONC text as the smallest edits to it, all located from one parse:
+// a changed leaf is replaced where it stands, a removed member or element is cut out with its
+// comma and the comments on its own line, new ones go after the last kept one (or where they
+// were inserted, in arrays) in the layout around them. Everything else stays byte for byte:
+// comments, blank lines, commas inside comments, the indentation and line endings.
+import { type ArrayNode, type Entry, type Node, type ObjectNode, type Parsed } from './parse.js';
+import { checkJsonValue, isPlainObject, sameJson } from './value.js';
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** A new member (with its key) or element, and whether it ends its container. */
+interface Item {
+  key?: string;
+  value: unknown;
+  where: string;
+  last?: boolean;
+}
+
+/** A step of a container's new sequence of entries: an old entry kept (and maybe changed), or a new one. */
+type Step = { old: Entry; value: unknown; before: unknown; where: string } | { old?: undefined; key?: string; value: unknown; where: string };
+
+/** Arrays longer than this (in the part that changed) are compared position by position. */
+const MAX_DIFF_CELLS = 250_000;
+
+export function editJsoncText(text: string, parsed: Parsed, next: unknown, file: string): string {
+  const root = parsed.root!;
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const comments = new Map(parsed.comments.map((comment) => [comment.start, comment.end]));
+  const edits: Edit[] = [];
+
+  const lineStart = (offset: number) => text.lastIndexOf('\n', offset - 1) + 1;
+  const isBlank = (from: number, to: number) => /^[ \t]*$/.test(text.slice(from, to));
+  /** The whitespace before `offset` on its line, or undefined when something else is there. */
+  const leadOf = (offset: number) => {
+    const start = lineStart(offset);
+    return isBlank(start, offset) ? text.slice(start, offset) : undefined;
+  };
+  const indentOfLine = (offset: number) => /^[ \t]*/.exec(text.slice(lineStart(offset)))![0];
+  const unit = (() => {
+    for (const entry of root.kind === 'object' || root.kind === 'array' ? root.entries : []) {
+      const lead = leadOf(entry.start);
+      if (lead) return lead;
+    }
+    return '  ';
+  })();
+
+  /** Past the entry's value, its comma and the comments that start on that line after them. */
+  const tailOf = (entry: Entry) => {
+    let at = entry.comma === -1 ? entry.value.end : entry.comma + 1;
+    for (;;) {
+      let next = at;
+      while (text[next] === ' ' || text[next] === '\t') next++;
+      const end = comments.get(next);
+      if (end === undefined) return at;
+      at = end;
+    }
+  };
+  /** The offset just past the line break that ends the line holding `offset`, or -1 if something else comes first. */
+  const pastLineEnd = (offset: number) => {
+    const match = /^[ \t]*(\r?\n|$)/.exec(text.slice(offset, offset + 4096));
+    return match ? offset + match[0].length : -1;
+  };
+
+  const serialize = (value: unknown, indent: string, where: string) => {
+    checkJsonValue(value, file, where);
+    return JSON.stringify(value, null, unit).replaceAll('\n', `${eol}${indent}`);
+  };
+  const member = ({ key, value, where }: Item, indent: string) => `${key === undefined ? '' : `${JSON.stringify(key)}: `}${serialize(value, indent, where)}`;
+  const inline = ({ key, value, where }: Item) => {
+    checkJsonValue(value, file, where);
+    return `${key === undefined ? '' : `${JSON.stringify(key)}: `}${JSON.stringify(value)}`;
+  };
+
+  const replace = (node: Node, value: unknown, where: string) => {
+    edits.push({ start: node.start, end: node.end, text: serialize(value, indentOfLine(node.start), where) });
+  };
+
+  /** Changes `node` (which holds `before`) to hold `after`; `where` names it in errors ($.a[2]). */
+  const change = (node: Node, before: unknown, after: unknown, where: string): void => {
+    if (sameJson(before, after)) return;
+    if (node.kind === 'object' && isPlainObject(before) && isPlainObject(after)) return changeObject(node, before, after, where);
+    if (node.kind === 'array' && Array.isArray(before) && Array.isArray(after)) return changeArray(node, before, after, where);
+    replace(node, after, where);
+  };
+
+  const changeObject = (node: ObjectNode, before: Record<string, unknown>, after: Record<string, unknown>, where: string) => {
+    const present = (object: Record<string, unknown>, key: string) => Object.hasOwn(object, key) && object[key] !== undefined;
+    // With duplicate keys the last one holds the value, as in JSON.parse; a removed key takes all.
+    const lastOf = new Map(node.entries.map((entry) => [entry.key!, entry]));
+    const steps: Step[] = [];
+    const removed: Entry[] = [];
+    for (const entry of node.entries) {
+      const key = entry.key!;
+      if (!present(after, key)) removed.push(entry);
+      else if (lastOf.get(key) === entry) steps.push({ old: entry, value: after[key], before: before[key], where: `${where}.${key}` });
+      else steps.push({ old: entry, value: before[key], before: before[key], where }); // an earlier duplicate, untouched
+    }
+    for (const key of Object.keys(after)) if (present(after, key) && !Object.hasOwn(before, key)) steps.push({ key, value: after[key], where: `${where}.${key}` });
+    arrange(node, steps, removed);
+  };
+
+  const changeArray = (node: ArrayNode, before: unknown[], after: unknown[], where: string) => {
+    const entries = node.entries;
+    let head = 0;
+    while (head < before.length && head < after.length && sameJson(before[head], after[head])) head++;
+    let tail = 0;
+    while (tail < before.length - head && tail < after.length - head && sameJson(before[before.length - 1 - tail], after[after.length - 1 - tail])) tail++;
+    const oldMiddle = before.length - head - tail;
+    const newMiddle = after.length - head - tail;
+    // Which old elements the new array keeps (a longest common subsequence of the middles), so
+    // that removing or inserting one moves no other element, nor its comments.
+    const pairs: Array<[number, number]> = [];
+    if (oldMiddle > 0 && newMiddle > 0 && oldMiddle * newMiddle <= MAX_DIFF_CELLS) {
+      const width = newMiddle + 1;
+      const lengths = new Uint32Array((oldMiddle + 1) * width);
+      for (let i = oldMiddle - 1; i >= 0; i--) {
+        for (let j = newMiddle - 1; j >= 0; j--) {
+          lengths[i * width + j] = sameJson(before[head + i], after[head + j])
+            ? lengths[(i + 1) * width + j + 1]! + 1
+            : Math.max(lengths[(i + 1) * width + j]!, lengths[i * width + j + 1]!);
+        }
+      }
+      for (let i = 0, j = 0; i < oldMiddle && j < newMiddle; ) {
+        if (sameJson(before[head + i], after[head + j])) pairs.push([head + i++, head + j++]);
+        else if (lengths[(i + 1) * width + j]! >= lengths[i * width + j + 1]!) i++;
+        else j++;
+      }
+    }
+    const steps: Step[] = [];
+    const removed: Entry[] = [];
+    let i = 0;
+    let j = 0;
+    const keep = () => steps.push({ old: entries[i]!, before: before[i++], where: `${where}[${j}]`, value: after[j++] });
+    const gap = (untilOld: number, untilNew: number) => {
+      // Between kept elements: removed and inserted ones pair up as changed elements, in order.
+      while (i < untilOld && j < untilNew) keep();
+      while (i < untilOld) removed.push(entries[i++]!);
+      while (j < untilNew) steps.push({ where: `${where}[${j}]`, value: after[j++] });
+    };
+    while (i < head) keep();
+    for (const [oldIndex, newIndex] of pairs) {
+      gap(oldIndex, newIndex);
+      keep();
+    }
+    gap(before.length - tail, after.length - tail);
+    while (i < before.length) keep();
+    arrange(node, steps, removed);
+  };
+
+  /** Writes the container's new sequence: removals cut, changes made, new entries inserted, commas right. */
+  const arrange = (node: ObjectNode | ArrayNode, steps: Step[], removed: Entry[]) => {
+    const original = node.entries;
+    const trailingComma = original.length > 0 && original.at(-1)!.comma !== -1;
+    for (const entry of removed) cut(entry);
+    const close = node.end - 1;
+    const lastStep = steps.length - 1;
+    let pending: Item[] = [];
+    let previousOld: Entry | undefined;
+    const flush = (before: Entry | undefined) => {
+      if (pending.length === 0) return;
+      if (before) insertBefore(before, pending);
+      else if (previousOld) insertAfter(node, previousOld, pending, trailingComma);
+      else insertEmpty(node, close, pending, trailingComma);
+      pending = [];
+    };
+    steps.forEach((step, index) => {
+      if (!step.old) {
+        pending.push({ key: step.key, value: step.value, where: step.where, last: index === lastStep });
+        return;
+      }
+      flush(step.old);
+      change(step.old.value, step.before, step.value, step.where);
+      const isLast = index === lastStep;
+      if (!isLast && step.old.comma === -1) edits.push({ start: step.old.value.end, end: step.old.value.end, text: ',' });
+      if (isLast && step.old.comma !== -1 && !trailingComma) {
+        // `[1, 2]` without its 2 is `[1]`: the space before a cut on the same line goes too.
+        let stop = step.old.comma + 1;
+        while (text[stop] === ' ' || text[stop] === '\t') stop++;
+        edits.push({ start: step.old.comma, end: cutInLine.has(stop) ? stop : step.old.comma + 1, text: '' });
+      }
+      previousOld = step.old;
+    });
+    flush(undefined);
+  };
+
+  /** Where entries cut from the middle of a line started (see the comma removal in arrange). */
+  const cutInLine = new Set<number>();
+
+  /** Removes an entry with its comma, and its lines when it has them to itself. */
+  const cut = (entry: Entry) => {
+    const start = entry.key === undefined ? entry.value.start : entry.start;
+    const end = tailOf(entry);
+    const lead = leadOf(start);
+    const past = pastLineEnd(end);
+    if (lead !== undefined && past !== -1) {
+      edits.push({ start: lineStart(start), end: past, text: '' });
+    } else if (past !== -1 && entry.comma !== -1) {
+      // After something else on its line (`["js", // JavaScript`): it goes with its comments.
+      edits.push({ start, end, text: '' });
+    } else {
+      let stop = entry.comma === -1 ? entry.value.end : entry.comma + 1;
+      while (entry.comma !== -1 && (text[stop] === ' ' || text[stop] === '\t')) stop++;
+      edits.push({ start, end: stop, text: '' });
+      cutInLine.add(start);
+    }
+  };
+
+  const insertBefore = (entry: Entry, items: Item[]) => {
+    const lead = leadOf(entry.start);
+    if (lead !== undefined) {
+      const lines = items.map((item) => `${lead}${member(item, lead)},${eol}`).join('');
+      edits.push({ start: lineStart(entry.start), end: lineStart(entry.start), text: lines });
+    } else {
+      edits.push({ start: entry.start, end: entry.start, text: items.map((item) => `${inline(item)}, `).join('') });
+    }
+  };
+
+  const insertAfter = (node: ObjectNode | ArrayNode, entry: Entry, items: Item[], trailingComma: boolean) => {
+    const comma = (item: Item) => (!item.last || trailingComma ? ',' : '');
+    const end = tailOf(entry);
+    const lineBreak = /^[ \t]*\r?\n/.exec(text.slice(end, end + 4096));
+    const ownLine = lineStart(entry.start) > node.start && lineBreak !== null && end + lineBreak[0].length <= node.end - 1;
+    if (ownLine) {
+      const indent = indentOfLine(entry.start);
+      const at = end + lineBreak[0].length - (lineBreak[0].endsWith('\r\n') ? 2 : 1);
+      edits.push({ start: at, end: at, text: items.map((item) => `${eol}${indent}${member(item, indent)}${comma(item)}`).join('') });
+    } else {
+      const at = entry.comma === -1 ? entry.value.end : entry.comma + 1;
+      edits.push({ start: at, end: at, text: items.map((item) => ` ${inline(item)}${comma(item)}`).join('') });
+    }
+  };
+
+  const insertEmpty = (node: ObjectNode | ArrayNode, close: number, items: Item[], trailingComma: boolean) => {
+    const comma = (item: Item) => (!item.last || trailingComma ? ',' : '');
+    const lead = leadOf(close);
+    if (lead !== undefined && lineStart(close) > node.start) {
+      const indent = lead + unit;
+      const lines = items.map((item) => `${indent}${member(item, indent)}${comma(item)}${eol}`).join('');
+      edits.push({ start: lineStart(close), end: lineStart(close), text: lines });
+    } else {
+      edits.push({ start: close, end: close, text: items.map((item) => `${inline(item)}${comma(item)}`).join(' ') });
+    }
+  };
+
+  change(root, parsed.value, next, '$');
+  return apply(text, edits);
+}
+
+/** Applies non-overlapping edits (insertions at one offset keep the order they were made in). */
+function apply(text: string, edits: Edit[]): string {
+  const sorted = edits.map((edit, order) => ({ ...edit, order })).sort((a, b) => a.start - b.start || a.end - b.end || a.order - b.order);
+  let result = '';
+  let at = 0;
+  for (const edit of sorted) {
+    if (edit.start < at) throw new Error(`lockedfile: internal: overlapping edits at ${edit.start}`);
+    result += text.slice(at, edit.start) + edit.text;
+    at = edit.end;
+  }
+  return result + text.slice(at);
+}
