@@ -16,7 +16,7 @@ export function reachableEntry() {
     const remove = () => rmSync(copy, { recursive: true, force: true });
     process.on('exit', remove);
     globalThis.addEventListener?.('unload', remove); // deno test ends without 'exit'
-    for (const part of ['package.json', 'dist', 'build/Release/lockedfile.node', 'prebuilds', 'node_modules/node-gyp-build', 'node_modules/jsonc-parser']) {
+    for (const part of ['package.json', 'dist', 'build/Release/lockedfile.node', 'prebuilds', 'node_modules/node-gyp-build']) {
       try {
         cpSync(join(root, part), join(copy, part), { recursive: true, dereference: true });
       } catch (error) {
