@@ -21,10 +21,10 @@ function change(draft) {
 
 async function unlocked(fsync) {
   const text = await readFile(file, 'utf8');
-  const current = parseJsonc(text, file);
-  const next = structuredClone(current);
+  const parsed = parseJsonc(text, file);
+  const next = structuredClone(parsed.value);
   change(next);
-  await writeFileAtomic(file, editJsonc(text, current, next), { fsync });
+  await writeFileAtomic(file, editJsonc(text, parsed, next, file), { fsync });
 }
 
 const cases = {

@@ -2,6 +2,7 @@
 // written back as the smallest edits to the old text (jsonc/edit.ts), so that every comment and
 // the formatting of everything that did not change stay byte for byte.
 import { editJsoncText } from './jsonc/edit.js';
+import { parseJsoncFast } from './jsonc/fast.js';
 import { JsoncSyntaxError, type Parsed, parseJsoncText } from './jsonc/parse.js';
 import { checkJsonValue, sameJson } from './jsonc/value.js';
 
@@ -25,7 +26,8 @@ export class JsoncParseError extends Error {
 /** parseJsonc parses JSONC text with its layout, throwing a JsoncParseError that points at the first problem. */
 export function parseJsonc(text: string, path: string): Parsed {
   try {
-    return parseJsoncText(text);
+    // The careful parser runs only where the fast one cannot: it says where and why.
+    return parseJsoncFast(text) ?? parseJsoncText(text);
   } catch (error) {
     if (!(error instanceof JsoncSyntaxError)) throw error;
     const before = text.slice(0, error.offset).split(/\r\n|\r|\n/);
@@ -47,7 +49,7 @@ export function editJsonc(text: string, parsed: Parsed, next: unknown, path: str
     return `${kept}${kept ? eol : ''}${JSON.stringify(next, null, 2).replaceAll('\n', eol)}${eol}`;
   }
   const edited = editJsoncText(text, parsed, next, path);
-  if (readsAs(edited, next)) return edited;
+  if (edited === text || readsAs(edited, next)) return edited; // no edit: nothing differs
   checkJsonValue(next, path);
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
   const rewritten = `${text.slice(0, parsed.root.start)}${JSON.stringify(next, null, 2).replaceAll('\n', eol)}${text.slice(parsed.root.end)}`;
@@ -56,9 +58,6 @@ export function editJsonc(text: string, parsed: Parsed, next: unknown, path: str
 }
 
 function readsAs(text: string, value: unknown): boolean {
-  try {
-    return sameJson(parseJsoncText(text).value, value);
-  } catch {
-    return false;
-  }
+  const parsed = parseJsoncFast(text);
+  return parsed !== undefined && sameJson(parsed.value, value);
 }

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type WriteOptions, removeTempFiles, replaceFile, syncFolder, writeTarget } from './atomic.js';
 import { LockError, errorCode, explained } from './errors.js';
-import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc, sameJson } from './jsonc.js';
+import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
 import { withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
 
@@ -156,10 +156,10 @@ export async function updateJsonc<T>(path: string | URL, fn: (draft: T) => T | v
         checkJsonValue(next, file);
         return `${JSON.stringify(next, null, 2)}\n`;
       }
-      if (parsed!.root !== undefined && sameJson(current, next)) return undefined;
       // Only what changed is checked for what JSON cannot hold (inside editJsonc): a number the
       // file already holds beyond JavaScript's range (1e400) stays as it is written.
-      return editJsonc(text, parsed!, next, file);
+      const edited = editJsonc(text, parsed!, next, file);
+      return edited === text ? undefined : edited;
     },
     opts,
   );

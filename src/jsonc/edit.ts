@@ -21,7 +21,7 @@ interface Item {
 }
 
 /** A step of a container's new sequence of entries: an old entry kept (and maybe changed), or a new one. */
-type Step = { old: Entry; value: unknown; before: unknown; where: string } | { old?: undefined; key?: string; value: unknown; where: string };
+type Step = { old: Entry; value: unknown; before: unknown; where: string; same?: boolean } | { old?: undefined; key?: string; value: unknown; where: string };
 
 /** Arrays longer than this (in the part that changed) are compared position by position. */
 const MAX_DIFF_CELLS = 250_000;
@@ -134,10 +134,11 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
     const removed: Entry[] = [];
     let i = 0;
     let j = 0;
-    const keep = () => steps.push({ old: entries[i]!, before: before[i++], where: `${where}[${j}]`, value: after[j++] });
+    // `same`: already found equal, not to be compared again.
+    const keep = (same = true) => steps.push({ old: entries[i]!, before: before[i++], where: `${where}[${j}]`, value: after[j++], same });
     const gap = (untilOld: number, untilNew: number) => {
       // Between kept elements: removed and inserted ones pair up as changed elements, in order.
-      while (i < untilOld && j < untilNew) keep();
+      while (i < untilOld && j < untilNew) keep(false);
       while (i < untilOld) removed.push(entries[i++]!);
       while (j < untilNew) steps.push({ where: `${where}[${j}]`, value: after[j++] });
     };
@@ -173,7 +174,7 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
         return;
       }
       flush(step.old);
-      change(step.old.value, step.before, step.value, step.where);
+      if (!step.same) change(step.old.value, step.before, step.value, step.where);
       const isLast = index === lastStep;
       if (!isLast && step.old.comma === -1) edits.push({ start: step.old.value.end, end: step.old.value.end, text: ',' });
       if (isLast && step.old.comma !== -1 && !trailingComma) {

@@ -90,13 +90,22 @@ export function parseJsoncText(text: string): Parsed {
     at++;
   };
 
-  const string = (): [string, number] => {
+  const string = (): string => {
+    // Most strings have no escapes: their text is their value.
+    for (let end = at + 1; ; end++) {
+      const c = text.charCodeAt(end);
+      if (c === 0x22) {
+        const value = text.slice(at + 1, end);
+        at = end + 1;
+        return value;
+      }
+      if (c === 0x5c || c < 0x20 || Number.isNaN(c)) break;
+    }
     STRING.lastIndex = at;
     const match = STRING.exec(text);
     if (!match) throw new JsoncSyntaxError(at, text.indexOf('"', at + 1) === -1 ? 'UnexpectedEndOfString' : 'InvalidString');
-    const start = at;
     at += match[0].length;
-    return [JSON.parse(match[0]) as string, start];
+    return JSON.parse(match[0]) as string;
   };
 
   const value = (depth: number): [unknown, Node] => {
@@ -116,7 +125,7 @@ export function parseJsoncText(text: string): Parsed {
         let key: string | undefined;
         if (isObject) {
           if (text[next] !== '"') throw new JsoncSyntaxError(next, 'PropertyNameExpected');
-          [key] = string();
+          key = string();
           expect(':', 'ColonExpected');
         }
         const [item, node] = value(depth + 1);
@@ -135,14 +144,13 @@ export function parseJsoncText(text: string): Parsed {
       return [result, node];
     }
     if (c === '"') {
-      const [item] = string();
+      const item = string();
       return [item, { kind: 'string', start, end: at }];
     }
-    for (const [word, item] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (text.startsWith(word, at)) {
-        at += word.length;
-        return [item, { kind: item === null ? 'null' : 'boolean', start, end: at }];
-      }
+    const word = c === 't' ? 'true' : c === 'f' ? 'false' : c === 'n' ? 'null' : undefined;
+    if (word !== undefined && text.startsWith(word, at)) {
+      at += word.length;
+      return [word === 'null' ? null : word === 'true', { kind: word === 'null' ? 'null' : 'boolean', start, end: at }];
     }
     NUMBER.lastIndex = at;
     const number = NUMBER.exec(text);
