@@ -58,6 +58,21 @@ function replacedByLink(file: string, target: string): LockError {
   );
 }
 
+/** Targets whose folder this process has swept for killed writers' temp files. */
+const swept = new Set<string>();
+
+/**
+ * Sweeps the temp files killed writers left beside `target`, on this process's first update of
+ * it: a readdir per update would cost more the more files share the folder. A writer killed
+ * later leaves its temp file to the next process that updates the file.
+ */
+async function sweepOnce(target: string): Promise<void> {
+  if (swept.has(target)) return;
+  if (swept.size >= 10_000) swept.clear(); // a bound, for processes that update very many files
+  swept.add(target);
+  await removeTempFiles(target);
+}
+
 /**
  * updateFile holds the exclusive lock on `path` (through a symlink: on its target) while it
  * reads the file, calls `fn` with its text (undefined if there is no file) and writes what `fn`
@@ -79,7 +94,7 @@ export async function updateFile(
   const result = await withLock(
     target,
     async () => {
-      await removeTempFiles(target);
+      await sweepOnce(target);
       const text = await readText(target, NO_FOLLOW).catch((error: unknown) => {
         if (errorCode(error) === 'ELOOP') throw replacedByLink(file, target);
         throw explained(error, 'update', file);

@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { updateFile, writeFileAtomic } from 'lockedfile';
-import { holdLock, moduleFile, releaseAndWait, spawnChild } from './helpers/children.js';
+import { holdLock, moduleFile, releaseAndWait, runNode, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -35,7 +35,7 @@ test('updateFile never sweeps away the temp file of a concurrent writeFileAtomic
   assert.ok(updates > 0);
 });
 
-test('the temp file of a writer that is gone is removed by the next update; a live writer\'s is kept', async (t) => {
+test('the temp file of a writer that is gone is removed by each process\'s first update of the file; a live writer\'s is kept', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'a.json');
   // The name a writer gives its temp file: its pid (base 36) and a tag for its host and pid namespace.
@@ -51,6 +51,18 @@ test('the temp file of a writer that is gone is removed by the next update; a li
   await updateFile(path, () => 'after');
   assert.deepEqual(readdirSync(dir).filter((name) => name.endsWith('.tmp')), [temp(process.ppid)]);
   assert.equal(readFileSync(path, 'utf8'), 'after');
+
+  // The folder is read on a process's first update of the file only: a writer killed later
+  // leaves its temp file to the next process that updates it.
+  const later = spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim();
+  writeFileSync(join(dir, temp(later)), 'half');
+  await updateFile(path, () => 'again');
+  assert.ok(existsSync(join(dir, temp(later))), 'a second update in this process read the folder again');
+  const next = await runNode(`
+    import { updateFile } from ${JSON.stringify(entry)};
+    await updateFile(${JSON.stringify(path)}, () => 'by another process');`);
+  assert.equal(next.code, 0, next.stderr);
+  assert.deepEqual(readdirSync(dir).filter((name) => name.endsWith('.tmp')), [temp(process.ppid)]);
 });
 
 test('a name of 255 bytes (ASCII or multi-byte) is written atomically', async (t) => {
