@@ -14,8 +14,13 @@ import { delays, sleep } from './retry.js';
 
 /** Options for writeFileAtomic. */
 export interface WriteOptions {
-  /** fsync the data and the folder before resolving (default true): durable once it resolves. */
-  fsync?: boolean;
+  /**
+   * What is on disk when the call resolves. true (the default): the data and the rename, by an
+   * fsync of the file and of its folder. 'data': the data only (what write-file-atomic and most
+   * peers give): after a power cut the file is whole, but may be the one before this write.
+   * false: neither, for files that can be rebuilt.
+   */
+  fsync?: boolean | 'data';
   /** Mode of a file this call creates (default 0o666, less the umask). An existing file keeps its own. */
   mode?: number;
 }
@@ -138,6 +143,7 @@ function checkData(data: unknown): string | Uint8Array {
 export async function writeFileAtomic(path: string | URL, data: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
   const file = toPath(path);
   const bytes = checkData(data);
+  syncsData(opts);
   const target = await writeTarget(file).catch((error: unknown) => {
     throw explained(error, 'write', file);
   });
@@ -190,7 +196,7 @@ export async function replaceFile(target: string, bytes: string | Uint8Array, op
     await handle.writeFile(bytes);
     // Exactly, whatever the umask; after chown, which may clear set-id bits.
     if (existing) await handle.chmod(await keepOwner(handle, existing));
-    if (opts.fsync !== false) await handle.sync();
+    if (syncsData(opts)) await handle.sync();
     await handle.close();
     handle = undefined;
     await retrying(() => rename(temp, target));
@@ -199,5 +205,19 @@ export async function replaceFile(target: string, bytes: string | Uint8Array, op
     await unlink(temp).catch(() => {});
     throw explained(error, 'write', shown);
   }
-  if (opts.fsync !== false && !syncLater) await syncFolder(dirname(target));
+  if (syncsFolder(opts) && !syncLater) await syncFolder(dirname(target));
+}
+
+/** Whether a write with `opts` fsyncs its data; throws a TypeError for an fsync option that is not one. */
+export function syncsData(opts: WriteOptions): boolean {
+  const { fsync = true } = opts;
+  if (fsync !== true && fsync !== false && fsync !== 'data') {
+    throw new TypeError(`lockedfile: opts.fsync must be true, 'data' or false, got ${JSON.stringify(fsync)}.`);
+  }
+  return fsync !== false;
+}
+
+/** Whether a write with `opts` fsyncs its folder too, which makes the rename durable. */
+export function syncsFolder(opts: WriteOptions): boolean {
+  return syncsData(opts) && opts.fsync !== 'data';
 }

@@ -3,7 +3,7 @@
 import { constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type WriteOptions, removeTempFiles, replaceFile, syncFolder, writeTarget } from './atomic.js';
+import { type WriteOptions, removeTempFiles, replaceFile, syncFolder, syncsData, syncsFolder, writeTarget } from './atomic.js';
 import { LockError, errorCode, explained } from './errors.js';
 import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
 import { withLock } from './lock.js';
@@ -86,6 +86,7 @@ export async function updateFile(
   opts: UpdateOptions = {},
 ): Promise<string | undefined> {
   if (typeof fn !== 'function') throw new TypeError('lockedfile: updateFile(path, fn): fn must be a function.');
+  syncsData(opts); // a bad fsync option is refused before the lock is taken
   const file = toPath(path);
   const target = await writeTarget(file).catch((error: unknown) => {
     throw explained(error, 'update', file);
@@ -113,7 +114,7 @@ export async function updateFile(
   );
   // The folder's fsync makes the rename durable; it needs no lock, so the next writer need not
   // wait for it. This update is reported done only after it.
-  if (wrote && opts.fsync !== false) await syncFolder(dirname(target));
+  if (wrote && syncsFolder(opts)) await syncFolder(dirname(target));
   return result;
 }
 

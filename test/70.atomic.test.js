@@ -214,3 +214,26 @@ testWhere(needs.bash, needs.runtimeWithoutDescriptors)('EMFILE that lasts gives 
   assert.equal(readFileSync(file, 'utf8'), 'old');
   assert.deepEqual(readdirSync(dir), ['a.json']);
 });
+
+testWhere(needs.strace)("fsync: true syncs the data and the folder, 'data' the data only, false neither; anything else is a TypeError", async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'a.json');
+  writeFileSync(file, '{}');
+  const syncs = async (call) => {
+    const log = join(dir, 'strace.log');
+    const result = await run('strace', ['-f', '-qq', '-e', 'trace=fsync,fdatasync', '-o', log, process.execPath, moduleFile(`
+      import { updateFile, writeFileAtomic } from ${JSON.stringify(entry)};
+      ${call}`)]);
+    assert.equal(result.code, 0, result.stderr);
+    return readFileSync(log, 'utf8').split('\n').filter((line) => /\bf(data)?sync\(\d+\) += 0/.test(line)).length;
+  };
+  for (const [fsync, expected] of [[undefined, 2], [true, 2], ['data', 1], [false, 0]]) {
+    const opts = fsync === undefined ? '{}' : `{ fsync: ${JSON.stringify(fsync)} }`;
+    assert.equal(await syncs(`await writeFileAtomic(${JSON.stringify(file)}, 'x', ${opts});`), expected, `writeFileAtomic with ${opts}`);
+    assert.equal(await syncs(`await updateFile(${JSON.stringify(file)}, (text) => text + 'y', ${opts});`), expected, `updateFile with ${opts}`);
+  }
+  for (const bad of ['full', 1, null]) {
+    await assert.rejects(writeFileAtomic(file, 'z', { fsync: bad }), (error) => error instanceof TypeError && /opts\.fsync/.test(error.message));
+  }
+  assert.deepEqual(readdirSync(dir).filter((name) => name.endsWith('.tmp')), []);
+});

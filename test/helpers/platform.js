@@ -13,6 +13,7 @@ export const needs = {
   flockCommand: found('flock', ['--version']) ? undefined : 'flock(1) is not installed',
   python: found('python3', ['-c', 'import fcntl']) ? undefined : 'python3 with fcntl is not available',
   bash: found('bash', ['-c', 'true']) ? undefined : 'bash is not available',
+  strace: found('strace', ['-V']) ? undefined : 'strace is not installed (it counts the fsyncs)',
   proc: existsSync('/proc/self/status') ? undefined : 'there is no /proc to count threads and descriptors in',
   // Seen with Deno 2.9.6: "panicked at ext/signals/lib.rs: Too many open files", now and then.
   runtimeWithoutDescriptors: process.versions.deno ? 'Deno itself panics at times when its process has no descriptor left' : undefined,
