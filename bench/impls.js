@@ -52,7 +52,9 @@ function lockedfile(backend) {
       const handle = await lock(path, { backend });
       return () => handle.release();
     },
-    update: (path, concept) => updateJsonc(path, (draft) => change(draft, concept), { backend }),
+    update: (path, concept, fsync = true) => updateJsonc(path, (draft) => change(draft, concept), { backend, fsync }),
+    // Ours offer the peers' durability too (data fsynced, the rename not): see the persona scenario.
+    durabilities: [true, 'data'],
   };
 }
 

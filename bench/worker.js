@@ -3,7 +3,8 @@
 //   node bench/worker.js <impl name> <path>
 //   {"op":"cycles","n":N}    N lock/release cycles                  -> {"ms"}
 //   {"op":"for","ms":T}      lock/release cycles for T ms           -> {"count"}
-//   {"op":"updates","n":N}   N persona updates of the JSONC file    -> {"ms"}
+//   {"op":"updates","n":N,"fsync":F}  N persona updates of the JSONC file (F: lockedfile's
+//                            fsync option; peers always sync the data only) -> {"ms"}
 //   {"op":"hold"}            take the lock and keep it              -> {"held"}, then nothing
 //   {"op":"acquire"}         wait for the lock (held elsewhere)     -> {"waiting"}, then {"at"}
 //   {"op":"memory","n":N,"maxMs":T}  N cycles (at most T ms); memory and descriptors after a
@@ -43,9 +44,9 @@ const ops = {
     }
     say({ count });
   },
-  async updates({ n }) {
+  async updates({ n, fsync }) {
     const started = now();
-    for (let i = 0; i < n; i++) await impl.update(path, `${process.pid}-${i}`);
+    for (let i = 0; i < n; i++) await impl.update(path, `${process.pid}-${i}`, fsync);
     say({ ms: now() - started });
   },
   async hold() {
