@@ -352,6 +352,21 @@ export function tryLockSync(path: string | URL, opts?: LockOptions): LockHandle 
   return acquireSync(resolveRequest(path, opts), false);
 }
 
+/** Whether the calling async context holds a lock (inside withLock): updateFile then never batches. */
+export function holdsLocks(): boolean {
+  for (const hold of context.getStore()?.values() ?? []) if (!hold.released) return true;
+  return false;
+}
+
+/** The locks the calling context holds; `runHolding` runs code from another context as their holder. */
+export function heldLocks(): ReadonlyMap<string, Hold> | undefined {
+  return context.getStore();
+}
+
+export function runHolding<T>(held: ReadonlyMap<string, Hold> | undefined, fn: () => T): T {
+  return held ? context.run(held, fn) : fn();
+}
+
 /**
  * withLock runs `fn` while holding the lock on `path` and releases it when `fn` returns or
  * throws. Within `fn` (and everything it awaits), locking the same path again is a nested hold

@@ -1,12 +1,13 @@
 // One-call load-modify-save under the lock: the whole read, change and atomic write happen while
 // the file's exclusive lock is held, so concurrent updaters never lose each other's changes.
+import { AsyncResource } from 'node:async_hooks';
 import { constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type WriteOptions, removeTempFiles, replaceFile, syncFolder, syncsData, syncsFolder, writeTarget } from './atomic.js';
 import { LockError, errorCode, explained } from './errors.js';
 import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
-import { withLock } from './lock.js';
+import { heldLocks, holdsLocks, runHolding, withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
 
 /** Options for updateFile: the lock's (timeout, signal, backend, lockfileMode, ...) and the write's (fsync, mode). */
@@ -73,49 +74,120 @@ async function sweepOnce(target: string): Promise<void> {
   await removeTempFiles(target);
 }
 
+type UpdateFn = (text: string | undefined) => string | undefined | Promise<string | undefined>;
+
+/** One updateFile call in a batch: its function, run in its own async context, and its promise. */
+interface Member {
+  fn: UpdateFn;
+  enter: <T>(step: () => T) => T;
+  resolve: (text: string | undefined) => void;
+  reject: (error: unknown) => void;
+  result?: string | undefined;
+  error?: { cause: unknown };
+}
+
+/** Updates of one file from this process that share one lock, one read and one write. */
+interface Batch {
+  members: Member[];
+  /** Still taking members: its lock is not held yet, so nothing has been read. */
+  open: boolean;
+}
+
+/** Open batches, by target and the options that must match to share one. */
+const batches = new Map<string, Batch>();
+
+/**
+ * Calls wait alone where they cannot share: with their own timeout or signal (a shared wait
+ * would not keep them), or from inside withLock (the batch's functions run under its lock, and
+ * one waiting on a lock its caller holds would wait for ever).
+ */
+function batchKey(target: string, opts: UpdateOptions): string | undefined {
+  if (opts.timeout !== undefined || opts.signal !== undefined || holdsLocks()) return undefined;
+  const { backend, lockfilePath, lockfileMode, retry, stale, fsync, mode } = opts;
+  return JSON.stringify([target, backend, lockfilePath, lockfileMode, retry, stale, fsync, mode]);
+}
+
 /**
  * updateFile holds the exclusive lock on `path` (through a symlink: on its target) while it
  * reads the file, calls `fn` with its text (undefined if there is no file) and writes what `fn`
  * returns atomically. It resolves with the text the file then holds. When `fn` returns undefined
  * or the same text, nothing is written. When `fn` throws, nothing is written and the error is
  * rethrown; the lock is released either way.
+ *
+ * Calls on one file from this process while one waits for its lock are applied together (group
+ * commit): one read, each `fn` in the order called on the result of the ones before, one write
+ * and one fsync. Each call resolves with the text after its own `fn`, and only once that is
+ * written; a `fn` that throws fails its own call alone, and its change is not written.
  */
-export async function updateFile(
-  path: string | URL,
-  fn: (text: string | undefined) => string | undefined | Promise<string | undefined>,
-  opts: UpdateOptions = {},
-): Promise<string | undefined> {
+export async function updateFile(path: string | URL, fn: UpdateFn, opts: UpdateOptions = {}): Promise<string | undefined> {
   if (typeof fn !== 'function') throw new TypeError('lockedfile: updateFile(path, fn): fn must be a function.');
   syncsData(opts); // a bad fsync option is refused before the lock is taken
   const file = toPath(path);
   const target = await writeTarget(file).catch((error: unknown) => {
     throw explained(error, 'update', file);
   });
+  const key = batchKey(target, opts);
+  return new Promise((resolve, reject) => {
+    // The caller's async context (its AsyncLocalStorage stores), for its fn to run in.
+    const member: Member = { fn, enter: AsyncResource.bind((step) => step()), resolve, reject };
+    const open = key === undefined ? undefined : batches.get(key);
+    if (open?.open) {
+      open.members.push(member);
+      return;
+    }
+    const batch: Batch = { members: [member], open: key !== undefined };
+    if (key !== undefined) batches.set(key, batch);
+    void runBatch(batch, key, target, file, opts);
+  });
+}
+
+async function runBatch(batch: Batch, key: string | undefined, target: string, file: string, opts: UpdateOptions): Promise<void> {
   let wrote = false;
-  const result = await withLock(
-    target,
-    async () => {
-      await sweepOnce(target);
-      const text = await readText(target, NO_FOLLOW).catch((error: unknown) => {
-        if (errorCode(error) === 'ELOOP') throw replacedByLink(file, target);
-        throw explained(error, 'update', file);
-      });
-      const next = await fn(text);
-      if (next === undefined || next === text) return text;
-      if (typeof next !== 'string') {
-        throw new TypeError(`lockedfile: updateFile(${target}): fn must return a string or undefined, got ${typeof next}. The file is unchanged.`);
-      }
-      // The target is resolved and locked: no second realpath on the way to the rename.
-      await replaceFile(target, next, opts, file, true);
-      wrote = true;
-      return next;
-    },
-    lockOptions(opts),
-  );
-  // The folder's fsync makes the rename durable; it needs no lock, so the next writer need not
-  // wait for it. This update is reported done only after it.
-  if (wrote && syncsFolder(opts)) await syncFolder(dirname(target));
-  return result;
+  try {
+    await withLock(
+      target,
+      async () => {
+        batch.open = false;
+        if (key !== undefined && batches.get(key) === batch) batches.delete(key);
+        await sweepOnce(target);
+        const original = await readText(target, NO_FOLLOW).catch((error: unknown) => {
+          if (errorCode(error) === 'ELOOP') throw replacedByLink(file, target);
+          throw explained(error, 'update', file);
+        });
+        let text = original;
+        const held = heldLocks();
+        for (const member of batch.members) {
+          try {
+            // In its caller's context, holding this lock: a nested lock of the file is granted.
+            const next = await member.enter(() => runHolding(held, () => member.fn(text)));
+            if (next !== undefined && typeof next !== 'string') {
+              throw new TypeError(`lockedfile: updateFile(${target}): fn must return a string or undefined, got ${typeof next}. The file is unchanged.`);
+            }
+            if (next !== undefined) text = next;
+            member.result = text;
+          } catch (error) {
+            member.error = { cause: error };
+          }
+        }
+        if (text === original) return;
+        // The target is resolved and locked: no second realpath on the way to the rename.
+        await replaceFile(target, text!, opts, file, true);
+        wrote = true;
+      },
+      lockOptions(opts),
+    );
+    // The folder's fsync makes the rename durable; it needs no lock, so the next writer need not
+    // wait for it. These updates are reported done only after it.
+    if (wrote && syncsFolder(opts)) await syncFolder(dirname(target));
+  } catch (error) {
+    for (const member of batch.members) member.error ??= { cause: error };
+  } finally {
+    if (key !== undefined && batches.get(key) === batch) batches.delete(key);
+  }
+  for (const member of batch.members) {
+    if (member.error) member.reject(member.error.cause);
+    else member.resolve(member.result);
+  }
 }
 
 /** Options for updateJsonc and readJsonc: `default` stands in for a missing file. */
