@@ -45,8 +45,9 @@ export function editJsonc(text: string, parsed: Parsed, next: unknown, path: str
     // No value yet (an empty file, or only comments): the value goes after what is there.
     checkJsonValue(next, path);
     const eol = text.includes('\r\n') ? '\r\n' : '\n';
-    const kept = text.trimEnd();
-    return `${kept}${kept ? eol : ''}${JSON.stringify(next, null, 2).replaceAll('\n', eol)}${eol}`;
+    const bom = text.startsWith('\uFEFF') ? '\uFEFF' : ''; // trimEnd would take a lone one
+    const kept = text.slice(bom.length).trimEnd();
+    return `${bom}${kept}${kept ? eol : ''}${JSON.stringify(next, null, 2).replaceAll('\n', eol)}${eol}`;
   }
   const edited = editJsoncText(text, parsed, next, path);
   if (edited === text || readsAs(edited, next)) return edited; // no edit: nothing differs

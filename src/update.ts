@@ -84,6 +84,17 @@ interface Member {
   reject: (error: unknown) => void;
   result?: string | undefined;
   error?: { cause: unknown };
+  settled?: boolean;
+}
+
+/** Resolves or rejects each member not settled yet. */
+function settle(members: Member[]): void {
+  for (const member of members) {
+    if (member.settled) continue;
+    member.settled = true;
+    if (member.error) member.reject(member.error.cause);
+    else member.resolve(member.result);
+  }
 }
 
 /** Updates of one file from this process that share one lock, one read and one write. */
@@ -141,8 +152,11 @@ export async function updateFile(path: string | URL, fn: UpdateFn, opts: UpdateO
   });
 }
 
+/** Resolves on the next turn of the event loop: what a fn that has not finished by then is waiting for. */
+const nextTurn = () => new Promise<'stalled'>((resolve) => setImmediate(resolve, 'stalled'));
+
 async function runBatch(batch: Batch, key: string | undefined, target: string, file: string, opts: UpdateOptions): Promise<void> {
-  let wrote = false;
+  let wrote = false; // text was written whose folder is not fsynced yet
   try {
     await withLock(
       target,
@@ -155,24 +169,42 @@ async function runBatch(batch: Batch, key: string | undefined, target: string, f
           throw explained(error, 'update', file);
         });
         let text = original;
+        let onDisk = original;
+        /** Writes what the members so far made. */
+        const flush = async () => {
+          if (text !== onDisk) {
+            // The target is resolved and locked: no second realpath on the way to the rename.
+            await replaceFile(target, text!, opts, file, true);
+            onDisk = text;
+            wrote = true;
+          }
+        };
         const held = heldLocks();
-        for (const member of batch.members) {
-          try {
-            // In its caller's context, holding this lock: a nested lock of the file is granted.
-            const next = await member.enter(() => runHolding(held, () => member.fn(text)));
-            if (next !== undefined && typeof next !== 'string') {
-              throw new TypeError(`lockedfile: updateFile(${target}): fn must return a string or undefined, got ${typeof next}. The file is unchanged.`);
-            }
-            if (next !== undefined) text = next;
+        for (const [index, member] of batch.members.entries()) {
+          // In its caller's context, holding this lock: a nested lock of the file is granted.
+          const outcome = Promise.resolve()
+            .then(() => member.enter(() => runHolding(held, () => member.fn(text))))
+            .then((next) => ({ next }), (error: unknown) => ({ error }));
+          // A fn still busy on the next turn may be waiting for a call before it in this batch
+          // (its promise): those are written and settled first, so that it never waits for ever.
+          if ((await Promise.race([outcome, nextTurn()])) === 'stalled' && index > 0) {
+            await flush();
+            if (wrote && syncsFolder(opts)) await syncFolder(dirname(target));
+            wrote = false;
+            settle(batch.members.slice(0, index));
+          }
+          const result = await outcome;
+          if ('error' in result) member.error = { cause: result.error };
+          else if (result.next !== undefined && typeof result.next !== 'string') {
+            member.error = {
+              cause: new TypeError(`lockedfile: updateFile(${target}): fn must return a string or undefined, got ${typeof result.next}. The file is unchanged.`),
+            };
+          } else {
+            if (result.next !== undefined) text = result.next;
             member.result = text;
-          } catch (error) {
-            member.error = { cause: error };
           }
         }
-        if (text === original) return;
-        // The target is resolved and locked: no second realpath on the way to the rename.
-        await replaceFile(target, text!, opts, file, true);
-        wrote = true;
+        await flush();
       },
       lockOptions(opts),
     );
@@ -180,14 +212,11 @@ async function runBatch(batch: Batch, key: string | undefined, target: string, f
     // wait for it. These updates are reported done only after it.
     if (wrote && syncsFolder(opts)) await syncFolder(dirname(target));
   } catch (error) {
-    for (const member of batch.members) member.error ??= { cause: error };
+    for (const member of batch.members) if (!member.settled) member.error ??= { cause: error };
   } finally {
     if (key !== undefined && batches.get(key) === batch) batches.delete(key);
   }
-  for (const member of batch.members) {
-    if (member.error) member.reject(member.error.cause);
-    else member.resolve(member.result);
-  }
+  settle(batch.members);
 }
 
 /** Options for updateJsonc and readJsonc: `default` stands in for a missing file. */

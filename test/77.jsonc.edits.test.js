@@ -173,3 +173,23 @@ test('a file that is not UTF-8 is refused with EILSEQ naming the byte, and left 
   await assert.rejects(updateJsonc(file, (d) => void (d.a = 2)), (error) => error.code === 'EILSEQ' && error.message.includes('byte 15') && error.message.includes(file));
   assert.deepEqual(readFileSync(file), bytes);
 });
+
+test('a comma with no value before it is not a trailing comma: [,] and {,} are refused at once, not read as empty', async (t) => {
+  const file = join(tempDir(t), 'a.jsonc');
+  for (const text of ['[,]', '{,}', '{ "a": [ /* c */ , ] }', '[1,,]']) {
+    writeFileSync(file, text);
+    await assert.rejects(readJsonc(file), (error) => error.code === 'EJSONCPARSE', text);
+    await assert.rejects(updateJsonc(file, (d) => void d), (error) => error.code === 'EJSONCPARSE', text);
+    assert.equal(readFileSync(file, 'utf8'), text);
+  }
+});
+
+test('a file nested deeper than lockedfile reads is refused with a clear error, not a stack overflow', async (t) => {
+  const file = join(tempDir(t), 'a.jsonc');
+  for (const depth of [600, 20_000]) {
+    writeFileSync(file, `${'['.repeat(depth)}${']'.repeat(depth)}`);
+    await assert.rejects(readJsonc(file), (error) => error.code === 'EJSONCPARSE' && /nested more than 512 levels deep/.test(error.message));
+  }
+  writeFileSync(file, `${'['.repeat(500)}${']'.repeat(500)}`);
+  assert.ok(Array.isArray(await readJsonc(file)));
+});

@@ -102,3 +102,17 @@ test('a fn that returns something other than a string fails its own call only; t
   assert.deepEqual([results[0].value, results[2].value], ['one', 'three']);
   assert.equal(readFileSync(file, 'utf8'), 'three');
 });
+
+test('a batched fn that awaits an earlier call of its batch is not left waiting for ever', { timeout: 20_000 }, async (t) => {
+  const file = join(tempDir(t), 'a.json');
+  writeFileSync(file, '');
+  const first = updateFile(file, (text) => `${text}a`);
+  const second = updateFile(file, async (text) => {
+    assert.equal(await first, 'a', 'the earlier call resolved with its own text');
+    assert.equal(readFileSync(file, 'utf8'), 'a', 'and that text was written before it resolved');
+    return `${text}b`;
+  });
+  const third = updateFile(file, (text) => `${text}c`);
+  assert.deepEqual(await Promise.all([first, second, third]), ['a', 'ab', 'abc']);
+  assert.equal(readFileSync(file, 'utf8'), 'abc');
+});

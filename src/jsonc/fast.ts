@@ -3,7 +3,7 @@
 // entries and commas are) is found only when the editor asks for it, so an update that changes
 // one member of a large file scans the rest once, without making objects for it. Where
 // JSON.parse refuses the text, parse.ts reads it again to say where and why.
-import type { ArrayNode, Entry, Node, ObjectNode, Parsed } from './parse.js';
+import { type ArrayNode, type Entry, MAX_DEPTH, type Node, type ObjectNode, type Parsed } from './parse.js';
 
 interface Span {
   start: number;
@@ -19,7 +19,9 @@ export function parseJsoncFast(text: string): Parsed | undefined {
   const trailingCommas: number[] = [];
   // Offsets where comments (and a byte-order mark) are: `structure` has spaces there.
   const blanks: Span[] = text.charCodeAt(0) === 0xfeff ? [{ start: 0, end: 1 }] : [];
-  let lastComma = -1; // a comma with only whitespace and comments after it so far
+  let lastComma = -1; // a comma after a value, with only whitespace and comments after it so far
+  let afterValue = false; // the last token ended a value: a comma after it may be a trailing one
+  let depth = 0;
   for (let at = blanks.length; at < text.length; at++) {
     const c = text.charCodeAt(at);
     if (c === 0x22) {
@@ -29,6 +31,7 @@ export function parseJsoncFast(text: string): Parsed | undefined {
         else if (d === 0x22) break;
       }
       lastComma = -1;
+      afterValue = true;
     } else if (c === 0x2f && text.charCodeAt(at + 1) === 0x2f) {
       const newline = text.indexOf('\n', at);
       const end = newline === -1 ? text.length : text.charCodeAt(newline - 1) === 0x0d ? newline - 1 : newline;
@@ -39,11 +42,24 @@ export function parseJsoncFast(text: string): Parsed | undefined {
       if (close === -1) return undefined;
       comments.push({ start: at, end: close + 2 });
       at = close + 1;
-    } else if (c === 0x2c) lastComma = at;
-    else if (c === 0x7d || c === 0x5d) {
+    } else if (c === 0x2c) {
+      // `[,]` or `[1,,]` is not JSONC: only a comma after a value may be a trailing one.
+      lastComma = afterValue ? at : -1;
+      afterValue = false;
+    } else if (c === 0x7d || c === 0x5d) {
       if (lastComma !== -1) trailingCommas.push(lastComma);
       lastComma = -1;
-    } else if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) lastComma = -1;
+      afterValue = true;
+      depth--;
+    } else if (c === 0x7b || c === 0x5b) {
+      // Deeper than parse.ts reads: it says so (and no recursion here or later runs out of stack).
+      if (++depth > MAX_DEPTH) return undefined;
+      lastComma = -1;
+      afterValue = false;
+    } else if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+      lastComma = -1;
+      afterValue = c !== 0x3a; // a colon is not the end of a value
+    }
   }
   blanks.push(...comments);
   const structure = blankOut(text, blanks);
@@ -80,13 +96,14 @@ function firstNonSpace(text: string, at: number): number {
   }
 }
 
-/** The end of the string that starts at `at`. */
+/** The end of the string that starts at `at` (the text's end, should it have none). */
 function stringEnd(text: string, at: number): number {
-  for (at++; ; at++) {
+  for (at++; at < text.length; at++) {
     const c = text.charCodeAt(at);
     if (c === 0x5c) at++;
     else if (c === 0x22) return at + 1;
   }
+  return text.length;
 }
 
 /** The end of the (valid) value that starts at `at`: brackets counted, strings skipped. */
@@ -95,12 +112,13 @@ function valueEnd(text: string, at: number): number {
   if (c === 0x22) return stringEnd(text, at);
   if (c === 0x7b || c === 0x5b) {
     let depth = 0;
-    for (; ; at++) {
+    for (; at < text.length; at++) {
       const d = text.charCodeAt(at);
       if (d === 0x22) at = stringEnd(text, at) - 1;
       else if (d === 0x7b || d === 0x5b) depth++;
       else if ((d === 0x7d || d === 0x5d) && --depth === 0) return at + 1;
     }
+    return text.length;
   }
   while (at < text.length && !/[\s,\]}]/.test(text[at]!)) at++; // a number, true, false or null
   return at;

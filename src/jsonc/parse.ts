@@ -56,7 +56,8 @@ export class JsoncSyntaxError extends Error {
   }
 }
 
-const MAX_DEPTH = 2000;
+/** Deeper than this, a text is refused rather than read (no recursion may run out of stack). */
+export const MAX_DEPTH = 512;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 
