@@ -59,10 +59,20 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
       at = end;
     }
   };
-  /** The offset just past the line break that ends the line holding `offset`, or -1 if something else comes first. */
+  /** Where the line break after `offset` starts, past spaces and tabs only; -1 if something else comes first. */
+  const lineBreakAfter = (offset: number) => {
+    let at = offset;
+    while (text[at] === ' ' || text[at] === '\t') at++;
+    if (text[at] === '\n') return at;
+    return text[at] === '\r' && text[at + 1] === '\n' ? at : -1;
+  };
+  /** The offset just past the line break that ends the line holding `offset` (or the text's end), or -1 if something else comes first. */
   const pastLineEnd = (offset: number) => {
-    const match = /^[ \t]*(\r?\n|$)/.exec(text.slice(offset, offset + 4096));
-    return match ? offset + match[0].length : -1;
+    const at = lineBreakAfter(offset);
+    if (at !== -1) return at + (text[at] === '\r' ? 2 : 1);
+    let end = offset;
+    while (text[end] === ' ' || text[end] === '\t') end++;
+    return end === text.length ? end : -1;
   };
 
   const serialize = (value: unknown, indent: string, where: string) => {
@@ -223,15 +233,13 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
   const insertAfter = (node: ObjectNode | ArrayNode, entry: Entry, items: Item[], trailingComma: boolean) => {
     const comma = (item: Item) => (!item.last || trailingComma ? ',' : '');
     const end = tailOf(entry);
-    const lineBreak = /^[ \t]*\r?\n/.exec(text.slice(end, end + 4096));
-    const ownLine = lineStart(entry.start) > node.start && lineBreak !== null && end + lineBreak[0].length <= node.end - 1;
-    if (ownLine) {
+    const at = lineBreakAfter(end);
+    if (lineStart(entry.start) > node.start && at !== -1 && at < node.end - 1) {
       const indent = indentOfLine(entry.start);
-      const at = end + lineBreak[0].length - (lineBreak[0].endsWith('\r\n') ? 2 : 1);
       edits.push({ start: at, end: at, text: items.map((item) => `${eol}${indent}${member(item, indent)}${comma(item)}`).join('') });
     } else {
-      const at = entry.comma === -1 ? entry.value.end : entry.comma + 1;
-      edits.push({ start: at, end: at, text: items.map((item) => ` ${inline(item)}${comma(item)}`).join('') });
+      const after = entry.comma === -1 ? entry.value.end : entry.comma + 1;
+      edits.push({ start: after, end: after, text: items.map((item) => ` ${inline(item)}${comma(item)}`).join('') });
     }
   };
 
