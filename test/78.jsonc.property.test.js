@@ -3,7 +3,8 @@
 // or a whole value replaced by any JSON value, members and elements deleted, elements inserted
 // anywhere, members added, several at once. Checked against jsonc-parser, an independent reader:
 // the file reads as the new value; every comment outside what was removed or replaced is still
-// there, in order; line endings and the kind of indentation are the file's.
+// there, in order, after the same value; every line that holds nothing changed is still there,
+// byte for byte, in order; line endings and the kind of indentation are the file's.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -140,7 +141,7 @@ function commentsOf(text) {
   return comments;
 }
 
-test('500 random updates of the JSONC corpus: each reads back as the new value, keeps every comment it did not take, and the file\'s line endings and indentation', async (t) => {
+test('500 random updates of the JSONC corpus: each reads back as the new value, keeps every comment it did not take and every line it did not touch, and the file\'s line endings and indentation', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'settings.jsonc');
   const sample = fc.constantFrom(...corpus).chain((entry) => {
@@ -174,6 +175,19 @@ test('500 random updates of the JSONC corpus: each reads back as the new value, 
         const writtenPrefix = written.slice(written.lastIndexOf('\n', found - 1) + 1, found);
         const bare = (line) => line.replace(/[\s,]/g, '');
         assert.equal(bare(writtenPrefix), bare(prefix), `${entry.name}: the comment ${JSON.stringify(comment.text)} moved to another value:\n${written}`);
+      }
+
+      // Every line that holds nothing taken or touched is still there, byte for byte, in order.
+      let at = 0;
+      let offset = 0;
+      for (const line of text.split('\n')) {
+        const start = offset;
+        offset += line.length + 1;
+        const spans = [...taken, ...touched];
+        if (spans.some(([from, to]) => from <= start + line.length && to >= start)) continue;
+        const found = written.indexOf(`${line}\n`, at);
+        assert.ok(found !== -1 || written.endsWith(line), `${entry.name}: the untouched line ${JSON.stringify(line)} changed or moved:\n${written}`);
+        if (found !== -1) at = found + line.length + 1;
       }
 
       const crlf = text.includes('\r\n');
