@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { lock, readJsonc, tryLock } from 'lockedfile';
-import { holdLock, moduleFile, releaseAndWait, run } from './helpers/children.js';
+import { holdLock, releaseAndWait, run, runNode } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
 import { otherRuntimes, thisRuntime } from './helpers/runtimes.js';
 import { tempDir } from './helpers/temp.js';
@@ -17,10 +17,7 @@ const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const FLOCK = { backend: 'flock' };
 
 /** Runs ES module `code` on a runtime: `argv` is its command (runtimes.js), or this one's. */
-function runModule(argv, code) {
-  const [program, ...args] = argv ?? [process.execPath];
-  return run(program, [...args, moduleFile(code)], { timeout: 60_000 });
-}
+const runModule = (argv, code) => runNode(code, { runtime: argv, timeout: 60_000 });
 
 /** In a process of `argv`'s runtime: whether tryLock gets the lock on `path` now. */
 async function triesLock(argv, path) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from 'lockedfile';
-import { moduleFile, run, spawnChild } from './helpers/children.js';
+import { moduleFile, run, runCountingSyncs, spawnChild } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
 import { reachableEntry, reachableRuntime } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
@@ -220,14 +220,11 @@ testWhere(needs.strace)("fsync: true syncs the data and the folder, 'data' the d
   const file = join(dir, 'a.json');
   writeFileSync(file, '{}');
   const syncs = async (call) => {
-    const log = join(dir, 'strace.log');
-    // -y names each descriptor's file: only the syncs of this folder and the files in it count
-    // (a runtime may sync caches of its own).
-    const result = await run('strace', ['-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync', '-o', log, process.execPath, moduleFile(`
+    const result = await runCountingSyncs(`
       import { updateFile, writeFileAtomic } from ${JSON.stringify(entry)};
-      ${call}`)]);
+      ${call}`, dir);
     assert.equal(result.code, 0, result.stderr);
-    return readFileSync(log, 'utf8').split('\n').filter((line) => /\bf(data)?sync\(\d+<[^>]*>\) += 0/.test(line) && line.includes(`<${dir}`)).length;
+    return result.syncs;
   };
   for (const [fsync, expected] of [[undefined, 2], [true, 2], ['data', 1], [false, 0]]) {
     const opts = fsync === undefined ? '{}' : `{ fsync: ${JSON.stringify(fsync)} }`;

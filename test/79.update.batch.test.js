@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readJsonc, tryLock, updateFile, updateJsonc, withLock } from 'lockedfile';
-import { moduleFile, run } from './helpers/children.js';
+import { runCountingSyncs } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -38,14 +38,13 @@ testWhere(needs.strace)('32 concurrent updates are written with far fewer fsyncs
   const dir = tempDir(t);
   const file = join(dir, 'a.json');
   writeFileSync(file, '0');
-  const log = join(dir, 'strace.log');
-  const result = await run('strace', ['-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync', '-o', log, process.execPath, moduleFile(`
+  const result = await runCountingSyncs(`
     import { updateFile } from ${JSON.stringify(entry)};
     const results = await Promise.all(Array.from({ length: 32 }, () => updateFile(${JSON.stringify(file)}, (text) => String(Number(text) + 1))));
-    console.log(results.join(','));`)]);
+    console.log(results.join(','));`, dir);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.trim(), Array.from({ length: 32 }, (_, index) => index + 1).join(','));
-  const syncs = readFileSync(log, 'utf8').split('\n').filter((line) => /\bf(data)?sync\(\d+<[^>]*>\) += 0/.test(line) && line.includes(`<${dir}`)).length;
+  const { syncs } = result;
   t.diagnostic(`${syncs} fsyncs for 32 updates`);
   assert.ok(syncs >= 2 && syncs <= 8, `${syncs} fsyncs`);
   assert.equal(readFileSync(file, 'utf8'), '32');

@@ -1,11 +1,12 @@
 // Real child processes for multi-process tests: lockedfile holders (holder.js) and other
 // programs (flock(1), python3), with their output collected line by line.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { removeAtExit } from './temp.js';
 
 const holderScript = fileURLToPath(new URL('./holder.js', import.meta.url));
 
@@ -143,15 +144,25 @@ export function moduleFile(code, dir) {
       moduleDir = mkdtempSync(join(tmpdir(), 'lockedfile-modules-'));
       chmodSync(moduleDir, 0o755);
       writeFileSync(join(moduleDir, 'package.json'), '{ "private": true }\n', { mode: 0o644 });
-      const remove = () => rmSync(moduleDir, { recursive: true, force: true });
-      process.on('exit', remove);
-      globalThis.addEventListener?.('unload', remove); // deno test ends without 'exit'
+      removeAtExit(moduleDir);
     }
     dir = moduleDir;
   }
   const file = join(dir, `module-${process.pid}-${++moduleCount}.mjs`);
   writeFileSync(file, code, { mode: 0o644 });
   return file;
+}
+
+/**
+ * runCountingSyncs runs ES module `code` in a child under strace; it resolves with the child's
+ * result and `syncs`, its fsyncs and fdatasyncs of `dir` and the files in it (-y names each
+ * descriptor's file: a runtime may sync caches of its own, which do not count).
+ */
+export async function runCountingSyncs(code, dir) {
+  const log = join(dir, 'strace.log');
+  const result = await run('strace', ['-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync', '-o', log, process.execPath, moduleFile(code)]);
+  const lines = result.code === 0 ? readFileSync(log, 'utf8').split('\n') : [];
+  return { ...result, syncs: lines.filter((line) => /\bf(data)?sync\(\d+<[^>]*>\) += 0/.test(line) && line.includes(`<${dir}`)).length };
 }
 
 /**

@@ -1,10 +1,12 @@
 // A copy of the built package, and of the runtime, that any user can reach, for tests that run a
 // child as another user: the checkout itself may sit in a folder only its owner can enter (a 0700
 // home, mktemp -d), and with it the runtimes that npm run test:runtimes installs into .runtimes/.
-import { chmodSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandFor, thisRuntime } from './runtimes.js';
+import { removeAtExit } from './temp.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let copy;
@@ -13,9 +15,7 @@ let copy;
 export function reachableEntry() {
   if (!copy) {
     copy = mkdtempSync(join(tmpdir(), 'lockedfile-package-'));
-    const remove = () => rmSync(copy, { recursive: true, force: true });
-    process.on('exit', remove);
-    globalThis.addEventListener?.('unload', remove); // deno test ends without 'exit'
+    removeAtExit(copy);
     for (const part of ['package.json', 'dist', 'build/Release/lockedfile.node', 'prebuilds', 'node_modules/node-gyp-build']) {
       try {
         cpSync(join(root, part), join(copy, part), { recursive: true, dereference: true });
@@ -43,8 +43,7 @@ function readdir(dir) {
 
 /**
  * reachableRuntime returns the command that runs a module file on this runtime in a child of
- * another user: its binary, hard-linked (or copied) into the package's copy. Deno is given every
- * permission, as it gives itself when it starts its own binary.
+ * another user: its binary, hard-linked (or copied) into the package's copy (see commandFor).
  */
 export function reachableRuntime() {
   reachableEntry();
@@ -60,5 +59,5 @@ export function reachableRuntime() {
       chmodSync(binary, 0o755);
     }
   }
-  return process.versions.deno ? [binary, 'run', '-A'] : [binary];
+  return commandFor(thisRuntime, binary);
 }

@@ -23,7 +23,12 @@ function binary(name) {
 export function findRuntime(name) {
   const found = binary(name);
   if (!found) return { name, missing: `${name} is not installed (npm run test:runtimes installs Bun and Deno into .runtimes/)` };
-  return { name, binary: found, argv: name === 'deno' ? [found, 'run', '-A'] : [found] };
+  return { name, binary: found, argv: commandFor(name, found) };
+}
+
+/** The command that runs a script file with runtime `name`'s `binary`: Deno with every permission. */
+export function commandFor(name, binary) {
+  return name === 'deno' ? [binary, 'run', '-A'] : [binary];
 }
 
 /** Every runtime but this one. */

@@ -1,4 +1,4 @@
-// Temporary folders for tests, removed when the test ends.
+// Temporary folders for tests, removed when the test (or, for removeAtExit, the process) ends.
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,4 +14,11 @@ export function tempDir(t) {
     } catch {}
   });
   return dir;
+}
+
+/** removeAtExit removes `dir` when this process ends: on 'exit', or on 'unload' (deno test ends without 'exit'). */
+export function removeAtExit(dir) {
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  process.on('exit', remove);
+  globalThis.addEventListener?.('unload', remove);
 }
