@@ -3,7 +3,7 @@
 // the formatting of everything that did not change stay byte for byte.
 import { editJsoncText } from './jsonc/edit.js';
 import { parseJsoncFast } from './jsonc/fast.js';
-import { JsoncSyntaxError, type Parsed, parseJsoncText } from './jsonc/parse.js';
+import { JsoncSyntaxError, type Parsed, eolOf, parseJsoncText } from './jsonc/parse.js';
 import { checkJsonValue, sameJson } from './jsonc/value.js';
 
 export { checkJsonValue, sameJson };
@@ -44,7 +44,7 @@ export function editJsonc(text: string, parsed: Parsed, next: unknown, path: str
   if (parsed.root === undefined) {
     // No value yet (an empty file, or only comments): the value goes after what is there.
     checkJsonValue(next, path);
-    const eol = text.includes('\r\n') ? '\r\n' : '\n';
+    const eol = eolOf(text);
     const bom = text.startsWith('\uFEFF') ? '\uFEFF' : ''; // trimEnd would take a lone one
     const kept = text.slice(bom.length).trimEnd();
     return `${bom}${kept}${kept ? eol : ''}${JSON.stringify(next, null, 2).replaceAll('\n', eol)}${eol}`;
@@ -52,7 +52,7 @@ export function editJsonc(text: string, parsed: Parsed, next: unknown, path: str
   const edited = editJsoncText(text, parsed, next, path);
   if (edited === text || readsAs(edited, next)) return edited; // no edit: nothing differs
   checkJsonValue(next, path);
-  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const eol = eolOf(text);
   const rewritten = `${text.slice(0, parsed.root.start)}${JSON.stringify(next, null, 2).replaceAll('\n', eol)}${text.slice(parsed.root.end)}`;
   if (readsAs(rewritten, next)) return rewritten;
   throw new Error(`lockedfile: internal: the new value of ${path} could not be written as JSONC; the file is unchanged. Please report this.`);

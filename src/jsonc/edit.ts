@@ -3,7 +3,7 @@
 // comma and the comments on its own line, new ones go after the last kept one (or where they
 // were inserted, in arrays) in the layout around them. Everything else stays byte for byte:
 // comments, blank lines, commas inside comments, the indentation and line endings.
-import { type ArrayNode, type Entry, type Node, type ObjectNode, type Parsed } from './parse.js';
+import { type ArrayNode, type Entry, type Node, type ObjectNode, type Parsed, eolOf } from './parse.js';
 import { checkJsonValue, isPlainObject, sameJson } from './value.js';
 
 interface Edit {
@@ -28,7 +28,7 @@ const MAX_DIFF_CELLS = 250_000;
 
 export function editJsoncText(text: string, parsed: Parsed, next: unknown, file: string): string {
   const root = parsed.root!;
-  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const eol = eolOf(text);
   const comments = new Map(parsed.comments.map((comment) => [comment.start, comment.end]));
   const edits: Edit[] = [];
 
@@ -79,10 +79,11 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
     checkJsonValue(value, file, where);
     return JSON.stringify(value, null, unit).replaceAll('\n', `${eol}${indent}`);
   };
-  const member = ({ key, value, where }: Item, indent: string) => `${key === undefined ? '' : `${JSON.stringify(key)}: `}${serialize(value, indent, where)}`;
+  const keyOf = (key: string | undefined) => (key === undefined ? '' : `${JSON.stringify(key)}: `);
+  const member = ({ key, value, where }: Item, indent: string) => `${keyOf(key)}${serialize(value, indent, where)}`;
   const inline = ({ key, value, where }: Item) => {
     checkJsonValue(value, file, where);
-    return `${key === undefined ? '' : `${JSON.stringify(key)}: `}${JSON.stringify(value)}`;
+    return `${keyOf(key)}${JSON.stringify(value)}`;
   };
 
   const replace = (node: Node, value: unknown, where: string) => {

@@ -3,7 +3,7 @@
 // entries and commas are) is found only when the editor asks for it, so an update that changes
 // one member of a large file scans the rest once, without making objects for it. Where
 // JSON.parse refuses the text, parse.ts reads it again to say where and why.
-import { type ArrayNode, type Entry, MAX_DEPTH, type Node, type ObjectNode, type Parsed } from './parse.js';
+import { type ArrayNode, type Entry, MAX_DEPTH, type Node, type ObjectNode, type Parsed, lineCommentEnd } from './parse.js';
 
 interface Span {
   start: number;
@@ -25,16 +25,11 @@ export function parseJsoncFast(text: string): Parsed | undefined {
   for (let at = blanks.length; at < text.length; at++) {
     const c = text.charCodeAt(at);
     if (c === 0x22) {
-      for (at++; at < text.length; at++) {
-        const d = text.charCodeAt(at);
-        if (d === 0x5c) at++;
-        else if (d === 0x22) break;
-      }
+      at = stringEnd(text, at) - 1;
       lastComma = -1;
       afterValue = true;
     } else if (c === 0x2f && text.charCodeAt(at + 1) === 0x2f) {
-      const newline = text.indexOf('\n', at);
-      const end = newline === -1 ? text.length : text.charCodeAt(newline - 1) === 0x0d ? newline - 1 : newline;
+      const end = lineCommentEnd(text, at);
       comments.push({ start: at, end });
       at = end - 1;
     } else if (c === 0x2f && text.charCodeAt(at + 1) === 0x2a) {

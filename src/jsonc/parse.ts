@@ -56,6 +56,17 @@ export class JsoncSyntaxError extends Error {
   }
 }
 
+/** Where the `//` comment at `at` ends: before the line break (CRLF or LF), or at the text's end. */
+export function lineCommentEnd(text: string, at: number): number {
+  const newline = text.indexOf('\n', at);
+  return newline === -1 ? text.length : text.charCodeAt(newline - 1) === 0x0d ? newline - 1 : newline;
+}
+
+/** The line ending new lines get: CRLF where the text has any, else LF. */
+export function eolOf(text: string): string {
+  return text.includes('\r\n') ? '\r\n' : '\n';
+}
+
 /** Deeper than this, a text is refused rather than read (no recursion may run out of stack). */
 export const MAX_DEPTH = 512;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
@@ -73,8 +84,7 @@ export function parseJsoncText(text: string): Parsed {
       if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) at++;
       else if (c === 0x2f && text.charCodeAt(at + 1) === 0x2f) {
         const start = at;
-        const newline = text.indexOf('\n', at);
-        at = newline === -1 ? text.length : text.charCodeAt(newline - 1) === 0x0d ? newline - 1 : newline;
+        at = lineCommentEnd(text, at);
         comments.push({ start, end: at });
       } else if (c === 0x2f && text.charCodeAt(at + 1) === 0x2a) {
         const close = text.indexOf('*/', at + 2);
