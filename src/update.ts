@@ -97,15 +97,12 @@ function settle(members: Member[]): void {
   }
 }
 
-/** Updates of one file from this process that share one lock, one read and one write. */
-interface Batch {
-  members: Member[];
-  /** Still taking members: its lock is not held yet, so nothing has been read. */
-  open: boolean;
-}
-
-/** Open batches, by target and the options that must match to share one. */
-const batches = new Map<string, Batch>();
+/**
+ * Batches still taking members (updates of one file from this process that will share one lock,
+ * one read and one write), by target and the options that must match to share one. A batch
+ * leaves the map when its lock is held: from then on it has read the file.
+ */
+const batches = new Map<string, Member[]>();
 
 /**
  * Calls wait alone where they cannot share: with their own timeout or signal (a shared wait
@@ -142,11 +139,11 @@ export async function updateFile(path: string | URL, fn: UpdateFn, opts: UpdateO
     // The caller's async context (its AsyncLocalStorage stores), for its fn to run in.
     const member: Member = { fn, enter: AsyncResource.bind((step) => step()), resolve, reject };
     const open = key === undefined ? undefined : batches.get(key);
-    if (open?.open) {
-      open.members.push(member);
+    if (open) {
+      open.push(member);
       return;
     }
-    const batch: Batch = { members: [member], open: key !== undefined };
+    const batch = [member];
     if (key !== undefined) batches.set(key, batch);
     void runBatch(batch, key, target, file, opts);
   });
@@ -155,13 +152,12 @@ export async function updateFile(path: string | URL, fn: UpdateFn, opts: UpdateO
 /** Resolves on the next turn of the event loop: what a fn that has not finished by then is waiting for. */
 const nextTurn = () => new Promise<'stalled'>((resolve) => setImmediate(resolve, 'stalled'));
 
-async function runBatch(batch: Batch, key: string | undefined, target: string, file: string, opts: UpdateOptions): Promise<void> {
+async function runBatch(batch: Member[], key: string | undefined, target: string, file: string, opts: UpdateOptions): Promise<void> {
   let wrote = false; // text was written whose folder is not fsynced yet
   try {
     await withLock(
       target,
       async () => {
-        batch.open = false;
         if (key !== undefined && batches.get(key) === batch) batches.delete(key);
         await sweepOnce(target);
         const original = await readText(target, NO_FOLLOW).catch((error: unknown) => {
@@ -180,7 +176,7 @@ async function runBatch(batch: Batch, key: string | undefined, target: string, f
           }
         };
         const held = heldLocks();
-        for (const [index, member] of batch.members.entries()) {
+        for (const [index, member] of batch.entries()) {
           // In its caller's context, holding this lock: a nested lock of the file is granted.
           const outcome = Promise.resolve()
             .then(() => member.enter(() => runHolding(held, () => member.fn(text))))
@@ -191,7 +187,7 @@ async function runBatch(batch: Batch, key: string | undefined, target: string, f
             await flush();
             if (wrote && syncsFolder(opts)) await syncFolder(dirname(target));
             wrote = false;
-            settle(batch.members.slice(0, index));
+            settle(batch.slice(0, index));
           }
           const result = await outcome;
           if ('error' in result) member.error = { cause: result.error };
@@ -212,11 +208,11 @@ async function runBatch(batch: Batch, key: string | undefined, target: string, f
     // wait for it. These updates are reported done only after it.
     if (wrote && syncsFolder(opts)) await syncFolder(dirname(target));
   } catch (error) {
-    for (const member of batch.members) if (!member.settled) member.error ??= { cause: error };
+    for (const member of batch) if (!member.settled) member.error ??= { cause: error };
   } finally {
     if (key !== undefined && batches.get(key) === batch) batches.delete(key);
   }
-  settle(batch.members);
+  settle(batch);
 }
 
 /** Options for updateJsonc and readJsonc: `default` stands in for a missing file. */
