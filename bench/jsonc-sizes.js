@@ -19,7 +19,7 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 function map(count) {
   const concepts = Array.from({ length: count }, (_, index) => ({
     name: `concept ${index}`,
-    description: `what persona ${index % 4} learned about the user, number ${index}, with some words`,
+    description: `what persona ${index % 4} learned about the user, number ${index}, with some words on where it came up and how sure the persona is`,
     level_current: 0.5,
     level_ideal: 0.5,
     level_elasticity: 0.1,

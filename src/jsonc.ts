@@ -36,6 +36,31 @@ export function parseJsonc(text: string, path: string): Parsed {
 }
 
 /**
+ * The parse of the text editJsonc last made (or left as it was) for each file, checked against
+ * the new value: the next update of the file, by this process, finds that text again unless
+ * another process wrote in between, and need not parse it. Few are kept: they hold big files.
+ */
+const lastEdited = new Map<string, { text: string; parsed: Parsed }>();
+const REMEMBERED_FILES = 8;
+
+function remember(path: string, text: string, parsed: Parsed): void {
+  lastEdited.delete(path);
+  if (lastEdited.size >= REMEMBERED_FILES) lastEdited.delete(lastEdited.keys().next().value!);
+  lastEdited.set(path, { text, parsed });
+}
+
+/**
+ * parseJsoncForEdit is parseJsonc for a text about to be edited: when it is the one editJsonc
+ * last made for `path`, byte for byte, that text's parse is taken (once: its value is the
+ * unchanged original the edit compares against, so it must not be handed out twice).
+ */
+export function parseJsoncForEdit(text: string, path: string): Parsed {
+  const last = lastEdited.get(path);
+  lastEdited.delete(path);
+  return last?.text === text ? last.parsed : parseJsonc(text, path);
+}
+
+/**
  * editJsonc returns `text` (parsed as `parsed`) changed to hold `next`, by edits. Should the
  * edits not read back as `next` (a layout the editor gets wrong), the whole value is written
  * anew instead, keeping the comments before and after it: the update is never refused for it.
@@ -50,15 +75,28 @@ export function editJsonc(text: string, parsed: Parsed, next: unknown, path: str
     return `${bom}${kept}${kept ? eol : ''}${JSON.stringify(next, null, 2).replaceAll('\n', eol)}${eol}`;
   }
   const edited = editJsoncText(text, parsed, next, path);
-  if (edited === text || readsAs(edited, next)) return edited; // no edit: nothing differs
+  if (edited === text) {
+    remember(path, text, parsed); // no edit: nothing differs, and the value was not handed out
+    return text;
+  }
+  const check = readsAs(edited, next);
+  if (check) {
+    remember(path, edited, check);
+    return edited;
+  }
   checkJsonValue(next, path);
   const eol = eolOf(text);
   const rewritten = `${text.slice(0, parsed.root.start)}${JSON.stringify(next, null, 2).replaceAll('\n', eol)}${text.slice(parsed.root.end)}`;
-  if (readsAs(rewritten, next)) return rewritten;
+  const recheck = readsAs(rewritten, next);
+  if (recheck) {
+    remember(path, rewritten, recheck);
+    return rewritten;
+  }
   throw new Error(`lockedfile: internal: the new value of ${path} could not be written as JSONC; the file is unchanged. Please report this.`);
 }
 
-function readsAs(text: string, value: unknown): boolean {
+/** The parse of `text` when it reads as `value`, else undefined. */
+function readsAs(text: string, value: unknown): Parsed | undefined {
   const parsed = parseJsoncFast(text);
-  return parsed !== undefined && sameJson(parsed.value, value);
+  return parsed !== undefined && sameJson(parsed.value, value) ? parsed : undefined;
 }

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type WriteOptions, removeTempFiles, replaceFile, syncFolder, syncsData, syncsFolder, writeTarget } from './atomic.js';
 import { LockError, errorCode, explained } from './errors.js';
-import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc } from './jsonc.js';
+import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc, parseJsoncForEdit } from './jsonc.js';
 import { heldLocks, holdsLocks, runHolding, withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
 
@@ -233,8 +233,8 @@ function missing(file: string): NodeJS.ErrnoException {
  * The parse of a JSONC file's text (undefined when there is no file) and its value, or a copy of
  * `fallback` when the file is missing or holds no value (empty, or only comments).
  */
-function parseOrDefault<T>(text: string | undefined, file: string, fallback: T | undefined): { parsed?: Parsed; value: T } {
-  const parsed = text === undefined ? undefined : parseJsonc(text, file);
+function parseOrDefault<T>(text: string | undefined, file: string, fallback: T | undefined, parse = parseJsonc): { parsed?: Parsed; value: T } {
+  const parsed = text === undefined ? undefined : parse(text, file);
   if (parsed?.root !== undefined) return { parsed, value: parsed.value as T };
   if (fallback !== undefined) return { parsed, value: structuredClone(fallback) };
   if (parsed) throw new JsoncParseError(file, 1, 1, 'the file holds no value; pass opts.default to start it with one');
@@ -260,8 +260,10 @@ export async function updateJsonc<T>(path: string | URL, fn: (draft: T) => T | v
   await updateFile(
     file,
     async (text) => {
-      const { parsed, value: current } = parseOrDefault(text, file, opts.default);
-      const draft = structuredClone(current);
+      const { parsed, value: current } = parseOrDefault(text, file, opts.default, parseJsoncForEdit);
+      // The file's value stays as read, for the edit to compare against; fn gets a copy (the
+      // default is a copy already).
+      const draft = parsed?.root === undefined ? current : ((parsed.copy?.() ?? structuredClone(current)) as T);
       const returned = await fn(draft);
       const next = returned === undefined ? draft : returned;
       value = next;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -197,4 +197,30 @@ test('an append keeps the last line\'s comment with it and the layout of every o
     await updateJsonc(file, change, { fsync: false });
     assert.equal(readFileSync(file, 'utf8'), after, `case ${index}`);
   }
+});
+
+// Each update compares against the file as read; a process's own last write is not parsed again,
+// so what it keeps of that write must be the file's, not a value the caller still holds.
+test('the next update reads the file as it is: after another writer, and whatever the caller did to values it got', async (t) => {
+  const file = join(tempDir(t), 'a.jsonc');
+  writeFileSync(file, '{\n  // the count\n  "n": 1\n}\n');
+  let kept;
+  const resolved = await updateJsonc(file, (draft) => {
+    draft.n = 2;
+    kept = draft;
+  });
+  kept.n = 99;
+  resolved.extra = true;
+  await updateJsonc(file, (draft) => {
+    assert.deepEqual(draft, { n: 2 });
+    draft.n = 99; // what the caller made of its copy, now made for real
+    draft.m = 3;
+  });
+  assert.equal(readFileSync(file, 'utf8'), '{\n  // the count\n  "n": 99,\n  "m": 3\n}\n');
+  // Another writer, same size and the same times: the text is what counts.
+  const { atime, mtime } = statSync(file);
+  writeFileSync(file, readFileSync(file, 'utf8').replace('"n": 99', '"n": 77'));
+  utimesSync(file, atime, mtime);
+  assert.deepEqual(await updateJsonc(file, (draft) => void (draft.m += 1)), { n: 77, m: 4 });
+  assert.equal(readFileSync(file, 'utf8'), '{\n  // the count\n  "n": 77,\n  "m": 4\n}\n');
 });

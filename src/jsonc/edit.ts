@@ -90,9 +90,11 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
     edits.push({ start: node.start, end: node.end, text: serialize(value, indentOfLine(node.start), where) });
   };
 
-  /** Changes `node` (which holds `before`) to hold `after`; `where` names it in errors ($.a[2]). */
+  /**
+   * Changes `node` (which holds `before`) to hold `after`, which differs from it; `where` names it
+   * in errors ($.a[2]). Each value is compared once, by its container, before it is changed.
+   */
   const change = (node: Node, before: unknown, after: unknown, where: string): void => {
-    if (sameJson(before, after)) return;
     if (node.kind === 'object' && isPlainObject(before) && isPlainObject(after)) return changeObject(node, before, after, where);
     if (node.kind === 'array' && Array.isArray(before) && Array.isArray(after)) return changeArray(node, before, after, where);
     replace(node, after, where);
@@ -185,7 +187,7 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
         return;
       }
       flush(step.old);
-      if (!step.same) change(step.old.value, step.before, step.value, step.where);
+      if (!step.same && !sameJson(step.before, step.value)) change(step.old.value, step.before, step.value, step.where);
       const isLast = index === lastStep;
       if (!isLast && step.old.comma === -1) edits.push({ start: step.old.value.end, end: step.old.value.end, text: ',' });
       if (isLast && step.old.comma !== -1 && !trailingComma) {
@@ -256,7 +258,7 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
     }
   };
 
-  change(root, parsed.value, next, '$');
+  if (!sameJson(parsed.value, next)) change(root, parsed.value, next, '$');
   return apply(text, edits);
 }
 

@@ -19,56 +19,73 @@ export function parseJsoncFast(text: string): Parsed | undefined {
   const trailingCommas: number[] = [];
   // Offsets where comments (and a byte-order mark) are: `structure` has spaces there.
   const blanks: Span[] = text.charCodeAt(0) === 0xfeff ? [{ start: 0, end: 1 }] : [];
-  let lastComma = -1; // a comma after a value, with only whitespace and comments after it so far
-  let afterValue = false; // the last token ended a value: a comma after it may be a trailing one
-  let depth = 0;
-  for (let at = blanks.length; at < text.length; at++) {
+  // Where each object and array ends, by where it starts: the layout is found from these.
+  const ends = new Map<number, number>();
+  const open: number[] = [];
+  // The regular expression finds what matters, natively: a string is skipped with indexOf, and a
+  // comma is looked at only where a closing bracket or a comment follows it.
+  const special = /["/[\]{}]|,(?=\s*[\]}/])/g;
+  special.lastIndex = blanks.length;
+  while (special.test(text)) {
+    const at = special.lastIndex - 1; // every match is one character (a comma's lookahead takes none)
     const c = text.charCodeAt(at);
     if (c === 0x22) {
-      at = stringEnd(text, at) - 1;
-      lastComma = -1;
-      afterValue = true;
-    } else if (c === 0x2f && text.charCodeAt(at + 1) === 0x2f) {
-      const end = lineCommentEnd(text, at);
+      special.lastIndex = stringEnd(text, at);
+    } else if (c === 0x2f) {
+      const end = commentEnd(text, at);
+      if (end === -1) return undefined;
+      if (end === at) continue; // a lone slash: JSON.parse refuses it below
       comments.push({ start: at, end });
-      at = end - 1;
-    } else if (c === 0x2f && text.charCodeAt(at + 1) === 0x2a) {
-      const close = text.indexOf('*/', at + 2);
-      if (close === -1) return undefined;
-      comments.push({ start: at, end: close + 2 });
-      at = close + 1;
+      special.lastIndex = end;
     } else if (c === 0x2c) {
-      // `[,]` or `[1,,]` is not JSONC: only a comma after a value may be a trailing one.
-      lastComma = afterValue ? at : -1;
-      afterValue = false;
-    } else if (c === 0x7d || c === 0x5d) {
-      if (lastComma !== -1) trailingCommas.push(lastComma);
-      lastComma = -1;
-      afterValue = true;
-      depth--;
+      if (isTrailingComma(text, at, comments)) trailingCommas.push(at);
     } else if (c === 0x7b || c === 0x5b) {
       // Deeper than parse.ts reads: it says so (and no recursion here or later runs out of stack).
-      if (++depth > MAX_DEPTH) return undefined;
-      lastComma = -1;
-      afterValue = false;
-    } else if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
-      lastComma = -1;
-      afterValue = c !== 0x3a; // a colon is not the end of a value
-    }
+      if (open.push(at) > MAX_DEPTH) return undefined;
+    } else if (open.length > 0) ends.set(open.pop()!, at + 1);
   }
   blanks.push(...comments);
   const structure = blankOut(text, blanks);
   const forParse = trailingCommas.length === 0 ? structure : blankOut(structure, trailingCommas.map((at) => ({ start: at, end: at + 1 })));
-  if (/^\s*$/.test(forParse)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(forParse);
   } catch {
-    return undefined;
+    return undefined; // also for a text holding no value: parse.ts reads it
   }
-  const start = firstNonSpace(structure, 0);
-  return { value, root: nodeAt(structure, start), comments };
+  const root = nodeAt(structure, ends, firstNonSpace(structure, 0));
+  return { value, root, comments, copy: () => JSON.parse(forParse) };
 }
+
+/** Where the comment at `at` ends: `at` when there is none there, -1 when a block comment is not closed. */
+function commentEnd(text: string, at: number): number {
+  const next = text.charCodeAt(at + 1);
+  if (next === 0x2f) return lineCommentEnd(text, at);
+  if (next !== 0x2a) return at;
+  const close = text.indexOf('*/', at + 2);
+  return close === -1 ? -1 : close + 2;
+}
+
+/**
+ * Whether the comma at `at` is a trailing one: after a value (`[,]` and `[1,,]` are not JSONC)
+ * and before a closing bracket, with only whitespace and comments between.
+ */
+function isTrailingComma(text: string, at: number, comments: Span[]): boolean {
+  let after = firstNonSpace(text, at + 1);
+  for (let end = commentEnd(text, after); end > after; end = commentEnd(text, after)) after = firstNonSpace(text, end);
+  const close = text.charCodeAt(after);
+  if (close !== 0x5d && close !== 0x7d) return false;
+  let before = at - 1;
+  for (let index = comments.length - 1; ; ) {
+    while (before >= 0 && isSpace(text.charCodeAt(before))) before--;
+    if (index < 0 || comments[index]!.end !== before + 1) break;
+    before = comments[index--]!.start - 1;
+  }
+  const c = text.charCodeAt(before);
+  return before >= 0 && c !== 0x5b && c !== 0x7b && c !== 0x2c && c !== 0x3a;
+}
+
+const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 
 function blankOut(text: string, spans: Span[]): string {
   if (spans.length === 0) return text;
@@ -84,47 +101,32 @@ function blankOut(text: string, spans: Span[]): string {
 }
 
 function firstNonSpace(text: string, at: number): number {
-  for (;;) {
-    const c = text.charCodeAt(at);
-    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) at++;
-    else return at;
-  }
+  while (isSpace(text.charCodeAt(at))) at++;
+  return at;
 }
 
 /** The end of the string that starts at `at` (the text's end, should it have none). */
 function stringEnd(text: string, at: number): number {
-  for (at++; at < text.length; at++) {
-    const c = text.charCodeAt(at);
-    if (c === 0x5c) at++;
-    else if (c === 0x22) return at + 1;
+  for (let quote = text.indexOf('"', at + 1); quote !== -1; quote = text.indexOf('"', quote + 1)) {
+    let escapes = 0; // an odd number of backslashes before it escape the quote
+    while (text.charCodeAt(quote - 1 - escapes) === 0x5c) escapes++;
+    if (escapes % 2 === 0) return quote + 1;
   }
   return text.length;
 }
 
-/** The end of the (valid) value that starts at `at`: brackets counted, strings skipped. */
-function valueEnd(text: string, at: number): number {
-  const c = text.charCodeAt(at);
-  if (c === 0x22) return stringEnd(text, at);
-  if (c === 0x7b || c === 0x5b) {
-    let depth = 0;
-    for (; at < text.length; at++) {
-      const d = text.charCodeAt(at);
-      if (d === 0x22) at = stringEnd(text, at) - 1;
-      else if (d === 0x7b || d === 0x5b) depth++;
-      else if ((d === 0x7d || d === 0x5d) && --depth === 0) return at + 1;
-    }
-    return text.length;
-  }
+/** The end of the (valid) scalar that starts at `at`. */
+function scalarEnd(text: string, at: number): number {
+  if (text.charCodeAt(at) === 0x22) return stringEnd(text, at);
   while (at < text.length && !/[\s,\]}]/.test(text[at]!)) at++; // a number, true, false or null
   return at;
 }
 
-function nodeAt(structure: string, start: number): Node {
-  const end = valueEnd(structure, start);
+function nodeAt(structure: string, ends: Map<number, number>, start: number): Node {
   const c = structure[start];
-  if (c === '{' || c === '[') return new LazyContainer(structure, c === '{' ? 'object' : 'array', start, end) as ObjectNode | ArrayNode;
+  if (c === '{' || c === '[') return new LazyContainer(structure, ends, c === '{' ? 'object' : 'array', start, ends.get(start)!) as ObjectNode | ArrayNode;
   const kind = c === '"' ? 'string' : c === 't' || c === 'f' ? 'boolean' : c === 'n' ? 'null' : 'number';
-  return { kind, start, end };
+  return { kind, start, end: scalarEnd(structure, start) };
 }
 
 /** An object or array whose entries are found when first asked for. */
@@ -133,6 +135,7 @@ class LazyContainer {
 
   constructor(
     readonly structure: string,
+    readonly ends: Map<number, number>,
     readonly kind: 'object' | 'array',
     readonly start: number,
     readonly end: number,
@@ -155,7 +158,7 @@ class LazyContainer {
         entry.key = raw.includes('\\') ? (JSON.parse(text.slice(at, keyEnd)) as string) : raw;
         at = firstNonSpace(text, firstNonSpace(text, keyEnd) + 1); // past the colon
       }
-      entry.value = nodeAt(text, at);
+      entry.value = nodeAt(text, this.ends, at);
       at = firstNonSpace(text, entry.value.end);
       if (text.charCodeAt(at) === 0x2c) {
         entry.comma = at;
