@@ -193,3 +193,16 @@ test('a file nested deeper than lockedfile reads is refused with a clear error, 
   writeFileSync(file, `${'['.repeat(500)}${']'.repeat(500)}`);
   assert.ok(Array.isArray(await readJsonc(file)));
 });
+
+test('in a long array, one element changed and one removed far apart: only their lines differ', async (t) => {
+  const file = join(tempDir(t), 'long.jsonc');
+  const lines = Array.from({ length: 3000 }, (_, index) => `    {"id": ${index}, "level": 0.5}, // concept ${index}`);
+  const text = (items) => `{\n  "concepts": [\n${items.join('\n')}\n  ]\n}\n`;
+  writeFileSync(file, text(lines));
+  await updateJsonc(file, (d) => {
+    d.concepts.splice(10, 1);
+    d.concepts[2000].level = 0.9;
+  });
+  const expected = lines.with(2001, lines[2001].replace('0.5', '0.9')).toSpliced(10, 1);
+  assert.equal(readFileSync(file, 'utf8'), text(expected));
+});

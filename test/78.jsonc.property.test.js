@@ -13,6 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { SyntaxKind, createScanner, findNodeAtLocation, parse, parseTree } from 'jsonc-parser';
 import { updateJsonc } from 'lockedfile';
+import { keptElements } from '../dist/jsonc/edit.js';
 import { tempDir } from './helpers/temp.js';
 
 const fixtures = new URL('./fixtures/jsonc/', import.meta.url);
@@ -195,6 +196,29 @@ test('500 random updates of the JSONC corpus: each reads back as the new value, 
       if (crlf) assert.ok(!/[^\r]\n/.test(written), `${entry.name}: a bare LF in a CRLF file`);
       const tabs = /^\t/m.test(text);
       assert.ok(tabs ? !/^ +["{[\]}0-9tfn-]/m.test(written) : !/^\t/m.test(written), `${entry.name}: indentation of another kind:\n${written}`);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+// The array diff: the elements it keeps are a longest common subsequence (checked against the
+// textbook quadratic table), in order, each pair equal.
+test('the elements an array edit keeps are a longest common subsequence of the old and new arrays', () => {
+  const element = fc.oneof(fc.integer({ min: 0, max: 4 }), fc.constantFrom({ a: 1 }, { a: 2 }, [1], null));
+  fc.assert(
+    fc.property(fc.array(element, { maxLength: 40 }), fc.array(element, { maxLength: 40 }), (before, after) => {
+      const pairs = keptElements(before, after, 0, before.length, after.length);
+      const lengths = Array.from({ length: before.length + 1 }, () => new Array(after.length + 1).fill(0));
+      for (let i = before.length - 1; i >= 0; i--) {
+        for (let j = after.length - 1; j >= 0; j--) {
+          lengths[i][j] = isDeepStrictEqual(before[i], after[j]) ? lengths[i + 1][j + 1] + 1 : Math.max(lengths[i + 1][j], lengths[i][j + 1]);
+        }
+      }
+      assert.equal(pairs.length, lengths[0][0]);
+      pairs.forEach(([i, j], index) => {
+        assert.ok(isDeepStrictEqual(before[i], after[j]));
+        if (index > 0) assert.ok(i > pairs[index - 1][0] && j > pairs[index - 1][1]);
+      });
     }),
     { numRuns: 500 },
   );

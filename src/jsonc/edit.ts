@@ -23,8 +23,11 @@ interface Item {
 /** A step of a container's new sequence of entries: an old entry kept (and maybe changed), or a new one. */
 type Step = { old: Entry; value: unknown; before: unknown; where: string; same?: boolean } | { old?: undefined; key?: string; value: unknown; where: string };
 
-/** Arrays longer than this (in the part that changed) are compared position by position. */
-const MAX_DIFF_CELLS = 250_000;
+/**
+ * How many comparisons of elements an array's diff may make (it makes about the number of
+ * elements times the number of them inserted and removed); beyond, elements pair by position.
+ */
+const MAX_DIFF_COMPARISONS = 4_000_000;
 
 export function editJsoncText(text: string, parsed: Parsed, next: unknown, file: string): string {
   const root = parsed.root!;
@@ -122,27 +125,9 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
     while (head < before.length && head < after.length && sameJson(before[head], after[head])) head++;
     let tail = 0;
     while (tail < before.length - head && tail < after.length - head && sameJson(before[before.length - 1 - tail], after[after.length - 1 - tail])) tail++;
-    const oldMiddle = before.length - head - tail;
-    const newMiddle = after.length - head - tail;
-    // Which old elements the new array keeps (a longest common subsequence of the middles), so
-    // that removing or inserting one moves no other element, nor its comments.
-    const pairs: Array<[number, number]> = [];
-    if (oldMiddle > 0 && newMiddle > 0 && oldMiddle * newMiddle <= MAX_DIFF_CELLS) {
-      const width = newMiddle + 1;
-      const lengths = new Uint32Array((oldMiddle + 1) * width);
-      for (let i = oldMiddle - 1; i >= 0; i--) {
-        for (let j = newMiddle - 1; j >= 0; j--) {
-          lengths[i * width + j] = sameJson(before[head + i], after[head + j])
-            ? lengths[(i + 1) * width + j + 1]! + 1
-            : Math.max(lengths[(i + 1) * width + j]!, lengths[i * width + j + 1]!);
-        }
-      }
-      for (let i = 0, j = 0; i < oldMiddle && j < newMiddle; ) {
-        if (sameJson(before[head + i], after[head + j])) pairs.push([head + i++, head + j++]);
-        else if (lengths[(i + 1) * width + j]! >= lengths[i * width + j + 1]!) i++;
-        else j++;
-      }
-    }
+    // Which old elements the new array keeps, so that removing or inserting one moves no other
+    // element, nor its comments.
+    const pairs = keptElements(before, after, head, before.length - tail, after.length - tail) ?? [];
     const steps: Step[] = [];
     const removed: Entry[] = [];
     let i = 0;
@@ -273,4 +258,59 @@ function apply(text: string, edits: Edit[]): string {
     at = edit.end;
   }
   return result + text.slice(at);
+}
+
+/**
+ * The pairs [old index, new index] of the elements the new array keeps between `head` and the
+ * ends, found by Myers' diff (a longest common subsequence in time proportional to the elements
+ * times the insertions and removals), or undefined when that would take too many comparisons.
+ */
+export function keptElements(before: unknown[], after: unknown[], head: number, oldEnd: number, newEnd: number): Array<[number, number]> | undefined {
+  const n = oldEnd - head;
+  const m = newEnd - head;
+  if (n === 0 || m === 0) return [];
+  const maxD = Math.min(n + m, Math.floor(MAX_DIFF_COMPARISONS / (n + m)));
+  const same = (x: number, y: number) => sameJson(before[head + x], after[head + y]);
+  // furthest[k + maxD + 1]: how far along the old elements the path on diagonal k = x - y got.
+  const furthest = new Int32Array(2 * maxD + 3);
+  const trace: Int32Array[] = []; // trace[d]: furthest for k = -d..d after d steps
+  for (let d = 0; d <= maxD; d++) {
+    for (let k = -d; k <= d; k += 2) {
+      const down = k === -d || (k !== d && furthest[k - 1 + maxD + 1]! < furthest[k + 1 + maxD + 1]!);
+      let x = down ? furthest[k + 1 + maxD + 1]! : furthest[k - 1 + maxD + 1]! + 1;
+      let y = x - k;
+      while (x < n && y < m && same(x, y)) {
+        x++;
+        y++;
+      }
+      furthest[k + maxD + 1] = x;
+      if (x >= n && y >= m) {
+        trace.push(furthest.slice(maxD + 1 - d, maxD + 2 + d));
+        return backtrack(trace, n, m).map(([x, y]) => [head + x, head + y]);
+      }
+    }
+    trace.push(furthest.slice(maxD + 1 - d, maxD + 2 + d));
+  }
+  return undefined;
+}
+
+/** The diagonal moves (kept elements) of the shortest path whose steps `trace` recorded, in order. */
+function backtrack(trace: Int32Array[], n: number, m: number): Array<[number, number]> {
+  const pairs: Array<[number, number]> = [];
+  let x = n;
+  let y = m;
+  for (let d = trace.length - 1; d > 0; d--) {
+    const previous = trace[d - 1]!; // indexed by k + d - 1
+    const at = (k: number) => previous[k + d - 1]!;
+    const k = x - y;
+    const down = k === -d || (k !== d && at(k - 1) < at(k + 1));
+    const previousK = down ? k + 1 : k - 1;
+    const previousX = at(previousK);
+    const previousY = previousX - previousK;
+    for (; x > previousX && y > previousY; x--, y--) pairs.push([x - 1, y - 1]);
+    x = previousX;
+    y = previousY;
+  }
+  for (; x > 0 && y > 0; x--, y--) pairs.push([x - 1, y - 1]);
+  return pairs.reverse();
 }
