@@ -21,13 +21,14 @@ export function sameJson(a: unknown, b: unknown): boolean {
   if (Array.isArray(b)) return false;
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
+  // for...in (own members only) walks the keys without making an array of them, as Object.keys would.
   let count = 0;
-  for (const key of Object.keys(left)) {
-    if (left[key] === undefined) continue;
+  for (const key in left) {
+    if (!Object.hasOwn(left, key) || left[key] === undefined) continue;
     count++;
     if (!Object.hasOwn(right, key) || !sameJson(left[key], right[key])) return false;
   }
-  for (const key of Object.keys(right)) if (right[key] !== undefined) count--;
+  for (const key in right) if (Object.hasOwn(right, key) && right[key] !== undefined) count--;
   return count === 0;
 }
 
