@@ -5,6 +5,7 @@
 // or poll every 100 ms) and abandoned locks go stale after PEER_STALE_MS.
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import { subscribe } from 'node:diagnostics_channel';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { applyEdits, modify, parse } from 'jsonc-parser';
@@ -29,9 +30,16 @@ async function editAndWrite(path, concept) {
   await writeFileAtomic(path, edited);
 }
 
+/** Every lock wait (ms from asking to holding) in this process, while `waits.on`. */
+export const waits = { on: false, list: [] };
+// lockedfile takes its lock inside updateJsonc; it reports the wait on a diagnostics channel.
+subscribe('lockedfile:acquire', ({ waitMs }) => waits.on && waits.list.push(waitMs));
+
 function withPeerLock(lockFn) {
   return async (path, concept) => {
+    const asked = performance.now();
     const release = await lockFn(path);
+    if (waits.on) waits.list.push(performance.now() - asked);
     try {
       await editAndWrite(path, concept);
     } finally {

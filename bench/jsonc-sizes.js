@@ -9,27 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyEdits, modify, parse } from 'jsonc-parser';
 import { updateJsonc, writeFileAtomic } from '../dist/index.js';
+import { conceptMap as map } from './concept-map.js';
 import { machine, measureFor, median } from './measure.js';
 
 const rounds = Number(process.argv[2] ?? 5);
 const dir = mkdtempSync(join(tmpdir(), 'lockedfile-bench-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-
-/** A persona map of `count` concepts in the app's layout, with comments. */
-function map(count) {
-  const concepts = Array.from({ length: count }, (_, index) => ({
-    name: `concept ${index}`,
-    description: `what persona ${index % 4} learned about the user, number ${index}, with some words on where it came up and how sure the persona is`,
-    level_current: 0.5,
-    level_ideal: 0.5,
-    level_elasticity: 0.1,
-    type: 'topic',
-    learned_by: ['ada'],
-    last_updated: '2026-12-01T10:00:00.000Z',
-  }));
-  const body = JSON.stringify({ entity: 'human', aliases: ['Ada'], concepts }, null, 2);
-  return `// What the personas know about the user.\n${body.replace('"concepts": [', '"concepts": [ // learned so far')}\n`;
-}
 
 let tick = 0;
 function change(value) {
@@ -46,11 +31,12 @@ for (const count of sizes) {
   const text = map(count);
   const files = Object.fromEntries(['lockedfile', 'plain', 'jsoncParser'].map((name) => [name, join(dir, `${name}-${count}.jsonc`)]));
   for (const file of Object.values(files)) writeFileSync(file, text);
+  writeFileSync(files.plain, `${JSON.stringify(parse(text), null, 2)}\n`); // the same data, without comments
   const withInitial = (value) => Object.defineProperty(value, 'initial', { value: count, enumerable: false });
   const cases = {
     lockedfile: () => updateJsonc(files.lockedfile, (draft) => void change(withInitial(draft)), { fsync: false }),
     plain: async () => {
-      const value = withInitial(JSON.parse((await readFile(files.plain, 'utf8')).replace(/^\/\/.*\n/, '').replace(' // learned so far', '')));
+      const value = withInitial(JSON.parse(await readFile(files.plain, 'utf8')));
       change(value);
       await writeFileAtomic(files.plain, JSON.stringify(value, null, 2), { fsync: false });
     },

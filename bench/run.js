@@ -1,4 +1,4 @@
-// The benchmark: every implementation on the same six scenarios, in one run, on this machine.
+// The benchmark: every implementation on the same seven scenarios, in one run, on this machine.
 //   npm run bench [-- --quick] [--only crash,scale] [--out folder]
 // Prints a markdown table and writes latest.{md,json,svg} into bench/results/ (or --out).
 import { mkdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -10,12 +10,13 @@ import { impls } from './impls.js';
 import { writeReports } from './report.js';
 import * as contended from './scenarios/contended.js';
 import * as crash from './scenarios/crash.js';
+import * as largeMap from './scenarios/large-map.js';
 import * as memory from './scenarios/memory.js';
 import * as persona from './scenarios/persona.js';
 import * as scale from './scenarios/scale.js';
 import * as uncontended from './scenarios/uncontended.js';
 
-const scenarios = [uncontended, contended, persona, crash, scale, memory];
+const scenarios = [uncontended, contended, persona, largeMap, crash, scale, memory];
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, out: { type: 'string' } },
 });

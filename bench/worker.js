@@ -4,14 +4,15 @@
 //   {"op":"cycles","n":N}    N lock/release cycles                  -> {"ms"}
 //   {"op":"for","ms":T}      lock/release cycles for T ms           -> {"count"}
 //   {"op":"updates","n":N,"fsync":F}  N persona updates of the JSONC file (F: lockedfile's
-//                            fsync option; peers always sync the data only) -> {"ms"}
+//                            fsync option; peers always sync the data only) -> {"ms","waits"}
+//                            (waits: each update's lock wait in ms)
 //   {"op":"hold"}            take the lock and keep it              -> {"held"}, then nothing
 //   {"op":"acquire"}         wait for the lock (held elsewhere)     -> {"waiting"}, then {"at"}
 //   {"op":"memory","n":N,"maxMs":T}  N cycles (at most T ms); memory and descriptors after a
 //                            warm-up, halfway and at the end       -> {"first","middle","last","cycles","ms"}
 import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { implNamed } from './impls.js';
+import { implNamed, waits } from './impls.js';
 
 const [name, path] = process.argv.slice(2);
 const impl = implNamed(name);
@@ -45,9 +46,13 @@ const ops = {
     say({ count });
   },
   async updates({ n, fsync }) {
+    waits.list = [];
+    waits.on = true;
     const started = now();
     for (let i = 0; i < n; i++) await impl.update(path, `${process.pid}-${i}`, fsync);
-    say({ ms: now() - started });
+    const ms = now() - started;
+    waits.on = false;
+    say({ ms, waits: waits.list });
   },
   async hold() {
     await impl.lock(path);

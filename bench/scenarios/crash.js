@@ -1,4 +1,4 @@
-// 4. Crash recovery: a process holding the lock is SIGKILLed while another waits for it; how long
+// 5. Crash recovery: a process holding the lock is SIGKILLed while another waits for it; how long
 // until the waiter has the lock. Each implementation's runs go on at the same time as the others'
 // (on their own files), so the peers' multi-second stale periods are waited out only once per run.
 import { setTimeout as delay } from 'node:timers/promises';

@@ -1,4 +1,4 @@
-// 6. Memory and descriptors: one process locks and releases 1,000,000 times; its RSS, heap and
+// 7. Memory and descriptors: one process locks and releases 1,000,000 times; its RSS, heap and
 // open descriptors are read after a warm-up, halfway and at the end. Anything kept per lock
 // would show as growth in the second half.
 import { Worker } from '../workers.js';

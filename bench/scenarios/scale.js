@@ -1,4 +1,4 @@
-// 5. Scale: 1, 2, 4, 8 and 16 processes contend for one lock; total lock/release throughput
+// 6. Scale: 1, 2, 4, 8 and 16 processes contend for one lock; total lock/release throughput
 // for each count, so the curve shows how each implementation behaves as contention grows.
 import { median } from '../measure.js';
 import { startWorkers, stopWorkers, together } from '../workers.js';
