@@ -1,10 +1,10 @@
 // One-call load-modify-save under the lock: the whole read, change and atomic write happen while
 // the file's exclusive lock is held, so concurrent updaters never lose each other's changes.
 import { AsyncResource } from 'node:async_hooks';
-import { constants } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type WriteOptions, removeTempFiles, replaceFile, syncFolder, syncsData, syncsFolder, writeTarget } from './atomic.js';
+import { type WriteOptions, nextTurn, removeTempFiles, replaceFile, syncFolder, syncsData, syncsFolder, writeTarget } from './atomic.js';
 import { LockError, errorCode, explained } from './errors.js';
 import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc, parseJsoncForEdit } from './jsonc.js';
 import { heldLocks, holdsLocks, runHolding, withLock } from './lock.js';
@@ -15,18 +15,8 @@ export type UpdateOptions = Omit<LockOptions, 'shared'> & WriteOptions;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/**
- * readText returns a file's text, or undefined when it does not exist. Text that is not UTF-8
- * is refused: decoded anyway, its other bytes would be replaced, and written back, lost.
- */
-export async function readText(file: string, flag: string | number = 'r'): Promise<string | undefined> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file, { flag });
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
+/** A file's bytes as text; bytes that are not UTF-8 are refused (see readText). */
+function decode(bytes: Buffer, file: string): string {
   try {
     return utf8.decode(bytes);
   } catch {
@@ -37,6 +27,39 @@ export async function readText(file: string, flag: string | number = 'r'): Promi
       new Error(`lockedfile: ${file} is not UTF-8 text (byte ${offset} is not): it was left as it is, since rewriting it would change bytes nobody meant to change. Convert it to UTF-8 first.`),
       { code: 'EILSEQ', path: file },
     );
+  }
+}
+
+/**
+ * readText returns a file's text, or undefined when it does not exist. Text that is not UTF-8
+ * is refused: decoded anyway, its other bytes would be replaced, and written back, lost.
+ */
+export async function readText(file: string): Promise<string | undefined> {
+  try {
+    return decode(await readFile(file), file);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * readText for the holder of the file's lock: one synchronous read (microseconds on a local
+ * disk) rather than four round trips through the thread pool that every waiting writer would wait
+ * for, as in atomic.ts.
+ */
+function readTextLocked(file: string, flag: number): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, flag);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    return decode(readFileSync(fd), file);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -150,7 +173,7 @@ export async function updateFile(path: string | URL, fn: UpdateFn, opts: UpdateO
 }
 
 /** Resolves on the next turn of the event loop: what a fn that has not finished by then is waiting for. */
-const nextTurn = () => new Promise<'stalled'>((resolve) => setImmediate(resolve, 'stalled'));
+const stalled = () => new Promise<'stalled'>((resolve) => setImmediate(resolve, 'stalled'));
 
 async function runBatch(batch: Member[], key: string | undefined, target: string, file: string, opts: UpdateOptions): Promise<void> {
   let wrote = false; // text was written whose folder is not fsynced yet
@@ -160,10 +183,13 @@ async function runBatch(batch: Member[], key: string | undefined, target: string
       async () => {
         if (key !== undefined && batches.get(key) === batch) batches.delete(key);
         await sweepOnce(target);
-        const original = await readText(target, NO_FOLLOW).catch((error: unknown) => {
+        let original: string | undefined;
+        try {
+          original = readTextLocked(target, NO_FOLLOW);
+        } catch (error) {
           if (errorCode(error) === 'ELOOP') throw replacedByLink(file, target);
           throw explained(error, 'update', file);
-        });
+        }
         let text = original;
         let onDisk = original;
         /** Writes what the members so far made. */
@@ -183,7 +209,7 @@ async function runBatch(batch: Member[], key: string | undefined, target: string
             .then((next) => ({ next }), (error: unknown) => ({ error }));
           // A fn still busy on the next turn may be waiting for a call before it in this batch
           // (its promise): those are written and settled first, so that it never waits for ever.
-          if ((await Promise.race([outcome, nextTurn()])) === 'stalled' && index > 0) {
+          if ((await Promise.race([outcome, stalled()])) === 'stalled' && index > 0) {
             await flush();
             if (wrote && syncsFolder(opts)) await syncFolder(dirname(target));
             wrote = false;
@@ -212,6 +238,7 @@ async function runBatch(batch: Member[], key: string | undefined, target: string
   } finally {
     if (key !== undefined && batches.get(key) === batch) batches.delete(key);
   }
+  await nextTurn(); // with the lock released: see nextTurn
   settle(batch);
 }
 

@@ -3,7 +3,7 @@ import { lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync,
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LockTimeoutError, tryLock, updateFile } from 'lockedfile';
+import { LockTimeoutError, tryLock, updateFile, writeFileAtomic } from 'lockedfile';
 import { holdLock, moduleFile, run } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -113,4 +113,24 @@ test('a directory as the target rejects; nothing is left behind', async (t) => {
   const handle = await tryLock(join(dir, 'folder'));
   assert.ok(handle, 'the lock was released');
   handle.release();
+});
+
+// Under the lock the reads and writes are synchronous system calls (a thread-pool round trip
+// each would hold every waiting writer up); each call still lets the event loop turn.
+test('a loop of updates and atomic writes without fsync still lets timers and I/O run', async (t) => {
+  const file = join(tempDir(t), 'count.txt');
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  t.after(() => clearInterval(timer));
+  const started = Date.now();
+  // With no turn of the loop, no tick ever comes and this would never end.
+  for (let i = 0; ticks < 3; i++) {
+    await updateFile(file, (text) => `${Number(text ?? 0) + 1}`, { fsync: false });
+    assert.ok(Date.now() - started < 60_000, 'no timer ran during a minute of updates');
+  }
+  const before = ticks;
+  while (ticks < before + 3) {
+    await writeFileAtomic(file, 'x', { fsync: false });
+    assert.ok(Date.now() - started < 60_000, 'no timer ran during a minute of writes');
+  }
 });
