@@ -19,9 +19,9 @@ export function parseJsoncFast(text: string): Parsed | undefined {
   const trailingCommas: number[] = [];
   // Offsets where comments (and a byte-order mark) are: `structure` has spaces there.
   const blanks: Span[] = text.charCodeAt(0) === 0xfeff ? [{ start: 0, end: 1 }] : [];
-  // Where each object and array ends, by where it starts: the layout is found from these.
-  const ends = new Map<number, number>();
-  const open: number[] = [];
+  // Where each object and array starts and ends (starts in order): the layout is found from these.
+  const containers: Containers = { starts: [], ends: [] };
+  const open: number[] = []; // indexes into containers of those not closed yet
   // The regular expression finds what matters, natively: a string is skipped with indexOf, and a
   // comma is looked at only where a closing bracket or a comment follows it.
   const special = /["/[\]{}]|,(?=\s*[\]}/])/g;
@@ -41,8 +41,9 @@ export function parseJsoncFast(text: string): Parsed | undefined {
       if (isTrailingComma(text, at, comments)) trailingCommas.push(at);
     } else if (c === 0x7b || c === 0x5b) {
       // Deeper than parse.ts reads: it says so (and no recursion here or later runs out of stack).
-      if (open.push(at) > MAX_DEPTH) return undefined;
-    } else if (open.length > 0) ends.set(open.pop()!, at + 1);
+      if (open.push(containers.starts.push(at) - 1) > MAX_DEPTH) return undefined;
+      containers.ends.push(-1);
+    } else if (open.length > 0) containers.ends[open.pop()!] = at + 1;
   }
   blanks.push(...comments);
   const structure = blankOut(text, blanks);
@@ -53,7 +54,7 @@ export function parseJsoncFast(text: string): Parsed | undefined {
   } catch {
     return undefined; // also for a text holding no value: parse.ts reads it
   }
-  const root = nodeAt(structure, ends, firstNonSpace(structure, 0));
+  const root = nodeAt(structure, containers, firstNonSpace(structure, 0));
   return { value, root, comments, copy: () => JSON.parse(forParse) };
 }
 
@@ -122,9 +123,27 @@ function scalarEnd(text: string, at: number): number {
   return at;
 }
 
-function nodeAt(structure: string, ends: Map<number, number>, start: number): Node {
+/** The objects and arrays of a text: `ends[i]` is the end of the one that starts at `starts[i]`. */
+interface Containers {
+  starts: number[];
+  ends: number[];
+}
+
+/** The end of the container that starts at `start` (found by binary search: starts are in order). */
+function endOf({ starts, ends }: Containers, start: number): number {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (starts[middle]! < start) low = middle + 1;
+    else high = middle;
+  }
+  return ends[low]!;
+}
+
+function nodeAt(structure: string, containers: Containers, start: number): Node {
   const c = structure[start];
-  if (c === '{' || c === '[') return new LazyContainer(structure, ends, c === '{' ? 'object' : 'array', start, ends.get(start)!) as ObjectNode | ArrayNode;
+  if (c === '{' || c === '[') return new LazyContainer(structure, containers, c === '{' ? 'object' : 'array', start, endOf(containers, start)) as ObjectNode | ArrayNode;
   const kind = c === '"' ? 'string' : c === 't' || c === 'f' ? 'boolean' : c === 'n' ? 'null' : 'number';
   return { kind, start, end: scalarEnd(structure, start) };
 }
@@ -135,7 +154,7 @@ class LazyContainer {
 
   constructor(
     readonly structure: string,
-    readonly ends: Map<number, number>,
+    readonly containers: Containers,
     readonly kind: 'object' | 'array',
     readonly start: number,
     readonly end: number,
@@ -158,7 +177,7 @@ class LazyContainer {
         entry.key = raw.includes('\\') ? (JSON.parse(text.slice(at, keyEnd)) as string) : raw;
         at = firstNonSpace(text, firstNonSpace(text, keyEnd) + 1); // past the colon
       }
-      entry.value = nodeAt(text, this.ends, at);
+      entry.value = nodeAt(text, this.containers, at);
       at = firstNonSpace(text, entry.value.end);
       if (text.charCodeAt(at) === 0x2c) {
         entry.comma = at;
