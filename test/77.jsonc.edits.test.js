@@ -123,6 +123,30 @@ const cases = [
     (d) => void (d.a = [1, 2]),
     '{\n  "a": [\n    1,\n    2\n  ]\n}',
   ],
+  [
+    'old Mac line endings (CR alone) end a // comment and are used for new lines',
+    '{\r  // the count\r  "n": 1\r}\r',
+    (d) => void Object.assign(d, { n: 2, m: 3 }),
+    '{\r  // the count\r  "n": 2,\r  "m": 3\r}\r',
+  ],
+  [
+    'mixed line endings: a new line takes the ending of the line it follows',
+    '{\r\n  "a": 1,\n  "b": 2\n}\n',
+    (d) => void (d.c = 3),
+    '{\r\n  "a": 1,\n  "b": 2,\n  "c": 3\n}\n',
+  ],
+  [
+    'in a one-line object, a value replaced by a container stays on the line',
+    '{"pos": {"x": 1}, "tags": "a"}\n',
+    (d) => void (d.tags = ['a', { b: [1, 2] }]),
+    '{"pos": {"x": 1}, "tags": ["a", {"b": [1, 2]}]}\n',
+  ],
+  [
+    'a container added to a one-line object is written in the line\'s style',
+    '{ "a": 1 }\n',
+    (d) => void (d.b = { c: [1, null], d: {} }),
+    '{ "a": 1, "b": {"c": [1, null], "d": {}} }\n',
+  ],
 ];
 
 for (const [what, before, change, after] of cases) {

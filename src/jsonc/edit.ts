@@ -35,7 +35,14 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
   const comments = new Map(parsed.comments.map((comment) => [comment.start, comment.end]));
   const edits: Edit[] = [];
 
-  const lineStart = (offset: number) => text.lastIndexOf('\n', offset - 1) + 1;
+  /** Where the line holding `offset` starts (after a CRLF, LF or lone CR). */
+  const lineStart = (offset: number) => {
+    let at = offset;
+    while (at > 0 && text[at - 1] !== '\n' && text[at - 1] !== '\r') at--;
+    return at;
+  };
+  /** The line ending that ends the line before the one starting at `start` (the text's usual one at the first line). */
+  const eolBefore = (start: number) => (text[start - 1] === '\n' ? (text[start - 2] === '\r' ? '\r\n' : '\n') : text[start - 1] === '\r' ? '\r' : eol);
   const isBlank = (from: number, to: number) => /^[ \t]*$/.test(text.slice(from, to));
   /** The whitespace before `offset` on its line, or undefined when something else is there. */
   const leadOf = (offset: number) => {
@@ -66,41 +73,49 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
   const lineBreakAfter = (offset: number) => {
     let at = offset;
     while (text[at] === ' ' || text[at] === '\t') at++;
-    if (text[at] === '\n') return at;
-    return text[at] === '\r' && text[at + 1] === '\n' ? at : -1;
+    return text[at] === '\n' || text[at] === '\r' ? at : -1;
   };
   /** The offset just past the line break that ends the line holding `offset` (or the text's end), or -1 if something else comes first. */
   const pastLineEnd = (offset: number) => {
     const at = lineBreakAfter(offset);
-    if (at !== -1) return at + (text[at] === '\r' ? 2 : 1);
+    if (at !== -1) return at + (text[at] === '\r' && text[at + 1] === '\n' ? 2 : 1);
     let end = offset;
     while (text[end] === ' ' || text[end] === '\t') end++;
     return end === text.length ? end : -1;
   };
 
-  const serialize = (value: unknown, indent: string, where: string) => {
+  /** `value` as JSON over lines indented from `indent`, ending them with `lineEnd`. */
+  const serialize = (value: unknown, indent: string, where: string, lineEnd: string) => {
     checkJsonValue(value, file, where);
-    return JSON.stringify(value, null, unit).replaceAll('\n', `${eol}${indent}`);
+    return JSON.stringify(value, null, unit).replaceAll('\n', `${lineEnd}${indent}`);
   };
   const keyOf = (key: string | undefined) => (key === undefined ? '' : `${JSON.stringify(key)}: `);
-  const member = ({ key, value, where }: Item, indent: string) => `${keyOf(key)}${serialize(value, indent, where)}`;
+  const member = ({ key, value, where }: Item, indent: string, lineEnd: string) => `${keyOf(key)}${serialize(value, indent, where, lineEnd)}`;
   const inline = ({ key, value, where }: Item) => {
     checkJsonValue(value, file, where);
-    return `${keyOf(key)}${JSON.stringify(value)}`;
+    return `${keyOf(key)}${oneLineJson(value)}`;
   };
 
-  const replace = (node: Node, value: unknown, where: string) => {
-    edits.push({ start: node.start, end: node.end, text: serialize(value, indentOfLine(node.start), where) });
+  /** Replaces `node` by `value`: on one line when its container is on one line, else in the file's indentation. */
+  const replace = (node: Node, value: unknown, where: string, onOneLine: boolean) => {
+    let written: string;
+    if (onOneLine) {
+      checkJsonValue(value, file, where);
+      written = oneLineJson(value);
+    } else {
+      written = serialize(value, indentOfLine(node.start), where, eolBefore(lineStart(node.start)));
+    }
+    edits.push({ start: node.start, end: node.end, text: written });
   };
 
   /**
    * Changes `node` (which holds `before`) to hold `after`, which differs from it; `where` names it
    * in errors ($.a[2]). Each value is compared once, by its container, before it is changed.
    */
-  const change = (node: Node, before: unknown, after: unknown, where: string): void => {
+  const change = (node: Node, before: unknown, after: unknown, where: string, onOneLine = false): void => {
     if (node.kind === 'object' && isPlainObject(before) && isPlainObject(after)) return changeObject(node, before, after, where);
     if (node.kind === 'array' && Array.isArray(before) && Array.isArray(after)) return changeArray(node, before, after, where);
-    replace(node, after, where);
+    replace(node, after, where, onOneLine);
   };
 
   const changeObject = (node: ObjectNode, before: Record<string, unknown>, after: Record<string, unknown>, where: string) => {
@@ -156,6 +171,7 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
     const trailingComma = original.length > 0 && original.at(-1)!.comma !== -1;
     for (const entry of removed) cut(entry);
     const close = node.end - 1;
+    const onOneLine = lineStart(close) <= node.start;
     const lastStep = steps.length - 1;
     let pending: Item[] = [];
     let previousOld: Entry | undefined;
@@ -172,7 +188,7 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
         return;
       }
       flush(step.old);
-      if (!step.same && !sameJson(step.before, step.value)) change(step.old.value, step.before, step.value, step.where);
+      if (!step.same && !sameJson(step.before, step.value)) change(step.old.value, step.before, step.value, step.where, onOneLine);
       const isLast = index === lastStep;
       if (!isLast && step.old.comma === -1) edits.push({ start: step.old.value.end, end: step.old.value.end, text: ',' });
       if (isLast && step.old.comma !== -1 && !trailingComma) {
@@ -211,7 +227,8 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
   const insertBefore = (entry: Entry, items: Item[]) => {
     const lead = leadOf(entry.start);
     if (lead !== undefined) {
-      const lines = items.map((item) => `${lead}${member(item, lead)},${eol}`).join('');
+      const lineEnd = eolBefore(lineStart(entry.start));
+      const lines = items.map((item) => `${lead}${member(item, lead, lineEnd)},${lineEnd}`).join('');
       edits.push({ start: lineStart(entry.start), end: lineStart(entry.start), text: lines });
     } else {
       edits.push({ start: entry.start, end: entry.start, text: items.map((item) => `${inline(item)}, `).join('') });
@@ -224,7 +241,8 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
     const at = lineBreakAfter(end);
     if (lineStart(entry.start) > node.start && at !== -1 && at < node.end - 1) {
       const indent = indentOfLine(entry.start);
-      edits.push({ start: at, end: at, text: items.map((item) => `${eol}${indent}${member(item, indent)}${comma(item)}`).join('') });
+      const lineEnd = text[at] === '\r' && text[at + 1] === '\n' ? '\r\n' : text[at]!;
+      edits.push({ start: at, end: at, text: items.map((item) => `${lineEnd}${indent}${member(item, indent, lineEnd)}${comma(item)}`).join('') });
     } else {
       const after = entry.comma === -1 ? entry.value.end : entry.comma + 1;
       edits.push({ start: after, end: after, text: items.map((item) => ` ${inline(item)}${comma(item)}`).join('') });
@@ -236,7 +254,8 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
     const lead = leadOf(close);
     if (lead !== undefined && lineStart(close) > node.start) {
       const indent = lead + unit;
-      const lines = items.map((item) => `${indent}${member(item, indent)}${comma(item)}${eol}`).join('');
+      const lineEnd = eolBefore(lineStart(close));
+      const lines = items.map((item) => `${indent}${member(item, indent, lineEnd)}${comma(item)}${lineEnd}`).join('');
       edits.push({ start: lineStart(close), end: lineStart(close), text: lines });
     } else {
       edits.push({ start: close, end: close, text: items.map((item) => `${inline(item)}${comma(item)}`).join(' ') });
@@ -313,4 +332,17 @@ function backtrack(trace: Int32Array[], n: number, m: number): Array<[number, nu
   }
   for (; x > 0 && y > 0; x--, y--) pairs.push([x - 1, y - 1]);
   return pairs.reverse();
+}
+
+/**
+ * `value` as JSON on one line, spaced as people write it there: `{"a": [1, 2]}`. Only for values
+ * checkJsonValue accepted (plain objects and arrays, finite numbers, strings, booleans, null).
+ */
+function oneLineJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${Array.from(value, (item) => (item === undefined ? 'null' : oneLineJson(item))).join(', ')}]`;
+  if (isPlainObject(value)) {
+    const members = Object.keys(value).filter((key) => value[key] !== undefined);
+    return `{${members.map((key) => `${JSON.stringify(key)}: ${oneLineJson(value[key])}`).join(', ')}}`;
+  }
+  return JSON.stringify(value);
 }

@@ -58,15 +58,17 @@ export class JsoncSyntaxError extends Error {
   }
 }
 
-/** Where the `//` comment at `at` ends: before the line break (CRLF or LF), or at the text's end. */
+/** Where the `//` comment at `at` ends: before the line break (CRLF, LF or a lone CR), or at the text's end. */
 export function lineCommentEnd(text: string, at: number): number {
-  const newline = text.indexOf('\n', at);
-  return newline === -1 ? text.length : text.charCodeAt(newline - 1) === 0x0d ? newline - 1 : newline;
+  LINE_BREAK.lastIndex = at;
+  return LINE_BREAK.test(text) ? LINE_BREAK.lastIndex - 1 : text.length;
 }
+const LINE_BREAK = /[\r\n]/g;
 
-/** The line ending new lines get: CRLF where the text has any, else LF. */
+/** The line ending new lines get where nothing nearer says: CRLF where the text has any, else LF, else (old Mac files) CR. */
 export function eolOf(text: string): string {
-  return text.includes('\r\n') ? '\r\n' : '\n';
+  if (text.includes('\r\n')) return '\r\n';
+  return text.includes('\n') || !text.includes('\r') ? '\n' : '\r';
 }
 
 /** Deeper than this, a text is refused rather than read (no recursion may run out of stack). */
