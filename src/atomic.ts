@@ -217,8 +217,9 @@ export async function replaceFile(target: string, bytes: string | Uint8Array, op
     // Exactly, whatever the umask; after chown, which may clear set-id bits.
     if (existing) fchmodSync(fd, keepOwner(fd, existing));
     if (syncsData(opts)) await fsyncInPool(fd);
-    closeSync(fd);
-    fd = undefined;
+    const written = fd;
+    fd = undefined; // closed once, even if close fails (the number may be reused at once)
+    closeSync(written);
     await retrying(() => renameSync(temp, target));
   } catch (error) {
     if (fd !== undefined) closeQuietly(fd);

@@ -1,68 +1,16 @@
 // One-call load-modify-save under the lock: the whole read, change and atomic write happen while
 // the file's exclusive lock is held, so concurrent updaters never lose each other's changes.
 import { AsyncResource } from 'node:async_hooks';
-import { isAscii, isUtf8 } from 'node:buffer';
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type WriteOptions, nextTurn, removeTempFiles, replaceFile, syncFolder, syncsData, syncsFolder, writeTarget } from './atomic.js';
 import { LockError, errorCode, explained } from './errors.js';
 import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc, parseJsoncForEdit } from './jsonc.js';
 import { heldLocks, holdsLocks, runHolding, withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
+import { READ_NO_FOLLOW, readTextFile } from './read.js';
 
 /** Options for updateFile: the lock's (timeout, signal, backend, lockfileMode, ...) and the write's (fsync, mode). */
 export type UpdateOptions = Omit<LockOptions, 'shared'> & WriteOptions;
-
-/** A file's bytes as text; bytes that are not UTF-8 are refused (see readText). */
-function decode(bytes: Buffer, file: string): string {
-  // Both checks are native and take microseconds; ASCII, the common case, decodes fastest as latin1.
-  if (isAscii(bytes)) return bytes.toString('latin1');
-  if (isUtf8(bytes)) return bytes.toString('utf8');
-  const decoded = Buffer.from(bytes.toString('utf8'));
-  let offset = 0;
-  while (offset < bytes.length && bytes[offset] === decoded[offset]) offset++;
-  throw Object.assign(
-    new Error(`lockedfile: ${file} is not UTF-8 text (byte ${offset} is not): it was left as it is, since rewriting it would change bytes nobody meant to change. Convert it to UTF-8 first.`),
-    { code: 'EILSEQ', path: file },
-  );
-}
-
-/**
- * readText returns a file's text, or undefined when it does not exist. Text that is not UTF-8
- * is refused: decoded anyway, its other bytes would be replaced, and written back, lost.
- */
-export async function readText(file: string): Promise<string | undefined> {
-  try {
-    return decode(await readFile(file), file);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
-/**
- * readText for the holder of the file's lock: one synchronous read (microseconds on a local
- * disk) rather than four round trips through the thread pool that every waiting writer would wait
- * for, as in atomic.ts.
- */
-function readTextLocked(file: string, flag: number): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, flag);
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    return decode(readFileSync(fd), file);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Opening the resolved target must not follow a link planted there while the update waited. */
-const NO_FOLLOW = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
 
 /** The lock's share of updateFile's options: `mode` and `fsync` belong to the write. */
 function lockOptions(opts: UpdateOptions): LockOptions {
@@ -183,7 +131,7 @@ async function runBatch(batch: Member[], key: string | undefined, target: string
         await sweepOnce(target);
         let original: string | undefined;
         try {
-          original = readTextLocked(target, NO_FOLLOW);
+          original = readTextFile(target, READ_NO_FOLLOW);
         } catch (error) {
           if (errorCode(error) === 'ELOOP') throw replacedByLink(file, target);
           throw explained(error, 'update', file);
@@ -269,7 +217,14 @@ function parseOrDefault<T>(text: string | undefined, file: string, fallback: T |
 /** readJsonc reads and parses a JSONC file (comments, trailing commas); `opts.default` if it does not exist or is empty. */
 export async function readJsonc<T>(path: string | URL, opts: { default?: T } = {}): Promise<T> {
   const file = toPath(path);
-  return parseOrDefault(await readText(file), file, opts.default).value;
+  let text: string | undefined;
+  try {
+    text = readTextFile(file);
+  } catch (error) {
+    throw explained(error, 'read', file);
+  }
+  await nextTurn(); // the read was synchronous: see nextTurn
+  return parseOrDefault(text, file, opts.default).value;
 }
 
 /**

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { LockError, LockTimeoutError, lock, tryLock, updateFile } from 'lockedfile';
@@ -178,3 +178,40 @@ for (const backend of ['flock', 'pidfile']) {
     assert.ok(seen.named > 0);
   });
 }
+
+// The data file itself is a FIFO or a device: reading it would wait for a writer for ever (and
+// with the read made under the lock, the whole event loop with it) or never end.
+test('a FIFO or a device as the data file is refused at once by updateFile, updateJsonc and readJsonc; nothing hangs', async (t) => {
+  const dir = tempDir(t);
+  const fifo = join(dir, 'data.json');
+  execFileSync('mkfifo', [fifo]);
+  // A character device like /dev/zero (reads never end), where this user may make one.
+  const device = join(dir, 'zero.json');
+  if (isRoot) execFileSync('mknod', [device, 'c', '1', '5']);
+  const paths = isRoot ? [fifo, device] : [fifo];
+  const code = `
+    import { readJsonc, updateFile, updateJsonc } from ${JSON.stringify(entry)};
+    const ticks = setInterval(() => {}, 5);
+    for (const [name, call] of [
+      ['updateFile', (path) => updateFile(path, () => 'x', { timeout: 2000 })],
+      ['updateJsonc', (path) => updateJsonc(path, (d) => void (d.a = 1), { default: {} })],
+      ['readJsonc', (path) => readJsonc(path)],
+    ]) {
+      for (const path of ${JSON.stringify(paths)}) {
+        const started = Date.now();
+        try { await call(path); console.log(JSON.stringify({ name, path, done: true })); }
+        catch (error) { console.log(JSON.stringify({ name, path, code: error.code, message: error.message, ms: Date.now() - started })); }
+      }
+    }
+    clearInterval(ticks);`;
+  const { stdout } = await runNode(code, { timeout: 20_000 });
+  const results = stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  assert.equal(results.length, 3 * paths.length, `a call hung: ${stdout}`);
+  for (const result of results) {
+    assert.equal(result.done, undefined, `${result.name}(${result.path}) did not refuse`);
+    assert.ok(result.ms < 1500, `${result.name}(${result.path}) took ${result.ms} ms`);
+    assert.ok(result.message.includes(result.path), result.message);
+    assert.match(result.message, /not a regular file/);
+  }
+  assert.deepEqual(readdirSync(dir).sort(), paths.flatMap((path) => [basename(path), `${basename(path)}.lock`]).sort());
+});

@@ -124,6 +124,18 @@ const cases = [
     '{\n  "a": [\n    1,\n    2\n  ]\n}',
   ],
   [
+    'a comma before a comment and a string that starts with a slash is not a trailing comma',
+    '{\n  // routes of the site\n  "routes": {\n    "/": "index", // home\n    "/about": "about"\n  },\n  "port": 8080 // dev port\n}\n',
+    (d) => void (d.port = 9090),
+    '{\n  // routes of the site\n  "routes": {\n    "/": "index", // home\n    "/about": "about"\n  },\n  "port": 9090 // dev port\n}\n',
+  ],
+  [
+    'a trailing comma before a closing bracket and a comment after it',
+    '{"list": [1, 2,]/* ids */, "a": 1}',
+    (d) => void (d.a = 2),
+    '{"list": [1, 2,]/* ids */, "a": 2}',
+  ],
+  [
     'old Mac line endings (CR alone) end a // comment and are used for new lines',
     '{\r  // the count\r  "n": 1\r}\r',
     (d) => void Object.assign(d, { n: 2, m: 3 }),
@@ -188,6 +200,12 @@ test('a Map, a Set or a Date in the new value is a TypeError naming where, and n
     await assert.rejects(updateJsonc(file, (d) => void (d.x = { y: bad })), (error) => error instanceof TypeError && error.message.includes(`a ${name} at $.x.y`));
     assert.equal(readFileSync(file, 'utf8'), '{ "a": 1 }');
   }
+  // In place of an empty object it holds no more members than: still a change, still refused.
+  writeFileSync(file, '{ "a": {} }');
+  for (const [bad, name] of [[new Map(), 'Map'], [new Date(0), 'Date']]) {
+    await assert.rejects(updateJsonc(file, (d) => void (d.a = bad)), (error) => error instanceof TypeError && error.message.includes(`a ${name} at $.a`));
+    assert.equal(readFileSync(file, 'utf8'), '{ "a": {} }');
+  }
 });
 
 test('a file that is not UTF-8 is refused with EILSEQ naming the byte, and left byte for byte', async (t) => {
@@ -200,7 +218,7 @@ test('a file that is not UTF-8 is refused with EILSEQ naming the byte, and left 
 
 test('a comma with no value before it is not a trailing comma: [,] and {,} are refused at once, not read as empty', async (t) => {
   const file = join(tempDir(t), 'a.jsonc');
-  for (const text of ['[,]', '{,}', '{ "a": [ /* c */ , ] }', '[1,,]']) {
+  for (const text of ['[,]', '{,}', '{ "a": [ /* c */ , ] }', '[1,,]', '[1,/**/,/**/2\n]', '{"a":1,/**/,/**/"b":2\n}']) {
     writeFileSync(file, text);
     await assert.rejects(readJsonc(file), (error) => error.code === 'EJSONCPARSE', text);
     await assert.rejects(updateJsonc(file, (d) => void d), (error) => error.code === 'EJSONCPARSE', text);
@@ -214,8 +232,11 @@ test('a file nested deeper than lockedfile reads is refused with a clear error, 
     writeFileSync(file, `${'['.repeat(depth)}${']'.repeat(depth)}`);
     await assert.rejects(readJsonc(file), (error) => error.code === 'EJSONCPARSE' && /nested more than 512 levels deep/.test(error.message));
   }
-  writeFileSync(file, `${'['.repeat(500)}${']'.repeat(500)}`);
+  // The deepest it reads (the root and 512 levels below it), it also edits.
+  writeFileSync(file, `${'['.repeat(513)}${']'.repeat(513)}`);
   assert.ok(Array.isArray(await readJsonc(file)));
+  await updateJsonc(file, (d) => void d.push(1));
+  assert.equal(readFileSync(file, 'utf8'), `[${'['.repeat(512)}${']'.repeat(512)}, 1]`);
 });
 
 test('in a long array, one element changed and one removed far apart: only their lines differ', async (t) => {

@@ -24,10 +24,11 @@ interface Item {
 type Step = { old: Entry; value: unknown; before: unknown; where: string; same?: boolean } | { old?: undefined; key?: string; value: unknown; where: string };
 
 /**
- * How many comparisons of elements an array's diff may make (it makes about the number of
- * elements times the number of them inserted and removed); beyond, elements pair by position.
+ * How many comparisons of elements (and steps) an array's diff may make: about the number of
+ * elements plus the square of the number inserted and removed. Beyond, the changed stretch pairs
+ * by position.
  */
-const MAX_DIFF_COMPARISONS = 4_000_000;
+const MAX_DIFF_WORK = 250_000;
 
 export function editJsoncText(text: string, parsed: Parsed, next: unknown, file: string): string {
   const root = parsed.root!;
@@ -36,7 +37,9 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
   const edits: Edit[] = [];
 
   /** Where the line holding `offset` starts (after a CRLF, LF or lone CR). */
+  const loneCr = /\r(?!\n)/.test(text);
   const lineStart = (offset: number) => {
+    if (!loneCr) return text.lastIndexOf('\n', offset - 1) + 1; // native, for the usual files
     let at = offset;
     while (at > 0 && text[at - 1] !== '\n' && text[at - 1] !== '\r') at--;
     return at;
@@ -51,7 +54,8 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
   };
   const indentOfLine = (offset: number) => /^[ \t]*/.exec(text.slice(lineStart(offset)))![0];
   const unit = (() => {
-    for (const entry of root.kind === 'object' || root.kind === 'array' ? root.entries : []) {
+    // The first entries tell: where none of them starts a line (one-line JSON), none will.
+    for (const entry of root.kind === 'object' || root.kind === 'array' ? root.entries.slice(0, 8) : []) {
       const lead = leadOf(entry.start);
       if (lead) return lead;
     }
@@ -288,13 +292,18 @@ export function keptElements(before: unknown[], after: unknown[], head: number, 
   const n = oldEnd - head;
   const m = newEnd - head;
   if (n === 0 || m === 0) return [];
-  const maxD = Math.min(n + m, Math.floor(MAX_DIFF_COMPARISONS / (n + m)));
-  const same = (x: number, y: number) => sameJson(before[head + x], after[head + y]);
+  const maxD = n + m;
+  let work = 0; // comparisons and steps: the budget
+  const same = (x: number, y: number) => {
+    work++;
+    return sameJson(before[head + x], after[head + y]);
+  };
   // furthest[k + maxD + 1]: how far along the old elements the path on diagonal k = x - y got.
   const furthest = new Int32Array(2 * maxD + 3);
   const trace: Int32Array[] = []; // trace[d]: furthest for k = -d..d after d steps
   for (let d = 0; d <= maxD; d++) {
     for (let k = -d; k <= d; k += 2) {
+      work++;
       const down = k === -d || (k !== d && furthest[k - 1 + maxD + 1]! < furthest[k + 1 + maxD + 1]!);
       let x = down ? furthest[k + 1 + maxD + 1]! : furthest[k - 1 + maxD + 1]! + 1;
       let y = x - k;
@@ -309,6 +318,7 @@ export function keptElements(before: unknown[], after: unknown[], head: number, 
       }
     }
     trace.push(furthest.slice(maxD + 1 - d, maxD + 2 + d));
+    if (work > MAX_DIFF_WORK) return undefined;
   }
   return undefined;
 }

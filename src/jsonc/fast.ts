@@ -41,7 +41,7 @@ export function parseJsoncFast(text: string): Parsed | undefined {
       if (isTrailingComma(text, at, comments)) trailingCommas.push(at);
     } else if (c === 0x7b || c === 0x5b) {
       // Deeper than parse.ts reads: it says so (and no recursion here or later runs out of stack).
-      if (open.push(containers.starts.push(at) - 1) > MAX_DEPTH) return undefined;
+      if (open.push(containers.starts.push(at) - 1) > MAX_DEPTH + 1) return undefined; // the root is depth 0
       containers.ends.push(-1);
     } else if (open.length > 0) containers.ends[open.pop()!] = at + 1;
   }
@@ -60,6 +60,7 @@ export function parseJsoncFast(text: string): Parsed | undefined {
 
 /** Where the comment at `at` ends: `at` when there is none there, -1 when a block comment is not closed. */
 function commentEnd(text: string, at: number): number {
+  if (text.charCodeAt(at) !== 0x2f) return at;
   const next = text.charCodeAt(at + 1);
   if (next === 0x2f) return lineCommentEnd(text, at);
   if (next !== 0x2a) return at;

@@ -13,6 +13,10 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  // A Date, a Map or any other class is never the same as a plain object: it is a change, which
+  // the writer then refuses (checkJsonValue), rather than one silently not written.
+  if (!Array.isArray(a) && !isPlainObject(a)) return false;
+  if (!Array.isArray(b) && !isPlainObject(b)) return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
     for (let index = 0; index < a.length; index++) if (!sameJson(a[index], b[index])) return false;
