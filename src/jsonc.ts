@@ -4,9 +4,9 @@
 import { editJsoncText } from './jsonc/edit.js';
 import { parseJsoncFast } from './jsonc/fast.js';
 import { JsoncSyntaxError, type Parsed, eolOf, parseJsoncText } from './jsonc/parse.js';
-import { checkJsonValue, sameJson } from './jsonc/value.js';
+import { checkJsonValue, cloneJson, sameJson } from './jsonc/value.js';
 
-export { checkJsonValue, sameJson };
+export { checkJsonValue, cloneJson, sameJson };
 export type { Parsed };
 
 /** JsoncParseError: the file is not valid JSONC. `line` and `column` are 1-based. */

@@ -4,7 +4,7 @@ import { AsyncResource } from 'node:async_hooks';
 import { dirname } from 'node:path';
 import { type WriteOptions, nextTurn, removeTempFiles, replaceFile, syncFolder, syncsData, syncsFolder, writeTarget } from './atomic.js';
 import { LockError, errorCode, explained } from './errors.js';
-import { JsoncParseError, type Parsed, checkJsonValue, editJsonc, parseJsonc, parseJsoncForEdit } from './jsonc.js';
+import { JsoncParseError, type Parsed, checkJsonValue, cloneJson, editJsonc, parseJsonc, parseJsoncForEdit } from './jsonc.js';
 import { heldLocks, holdsLocks, runHolding, withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
 import { READ_NO_FOLLOW, readTextFile } from './read.js';
@@ -243,7 +243,7 @@ export async function updateJsonc<T>(path: string | URL, fn: (draft: T) => T | v
       const { parsed, value: current } = parseOrDefault(text, file, opts.default, parseJsoncForEdit);
       // The file's value stays as read, for the edit to compare against; fn gets a copy (the
       // default is a copy already).
-      const draft = parsed?.root === undefined ? current : ((parsed.copy?.() ?? structuredClone(current)) as T);
+      const draft = parsed?.root === undefined ? current : cloneJson(current);
       const returned = await fn(draft);
       const next = returned === undefined ? draft : returned;
       value = next;

@@ -55,7 +55,7 @@ export function parseJsoncFast(text: string): Parsed | undefined {
     return undefined; // also for a text holding no value: parse.ts reads it
   }
   const root = nodeAt(structure, containers, firstNonSpace(structure, 0));
-  return { value, root, comments, copy: () => JSON.parse(forParse) };
+  return { value, root, comments };
 }
 
 /** Where the comment at `at` ends: `at` when there is none there, -1 when a block comment is not closed. */

@@ -44,8 +44,6 @@ export interface Parsed {
   root: Node | undefined;
   /** Every comment, in order. */
   comments: Span[];
-  /** A new copy of `value`, made faster than structuredClone could (the fast parser's). */
-  copy?: () => unknown;
 }
 
 /** A place where the text is not JSONC: the offset and what was expected there. */
