@@ -10,14 +10,23 @@ const READ = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 export const READ_NO_FOLLOW = READ | (constants.O_NOFOLLOW ?? 0);
 
 /**
- * readTextFile returns a file's text, or undefined when it does not exist. It is one synchronous
- * open, fstat and read: microseconds on a local disk, where each asynchronous call is a round trip
- * through the thread pool, which under updateFile's lock every other writer waits for. A
- * directory is EISDIR, anything else that is not a regular file (a FIFO, a device, a socket)
- * EINVAL, and text that is not UTF-8 EILSEQ: decoded anyway, its other bytes would be replaced
- * and, written back, lost.
+ * readTextFile returns a file's text, or undefined when it does not exist (see readRegularFile;
+ * text that is not UTF-8 is refused with EILSEQ: decoded anyway, its other bytes would be
+ * replaced and, written back, lost).
  */
 export function readTextFile(file: string, flags = READ): string | undefined {
+  const bytes = readRegularFile(file, flags);
+  return bytes === undefined ? undefined : decodeText(bytes, file);
+}
+
+/**
+ * readRegularFile returns a file's bytes, or undefined when it does not exist. It is one
+ * synchronous open, fstat and read: microseconds on a local disk, where each asynchronous call is
+ * a round trip through the thread pool, which under updateFile's lock every other writer waits
+ * for. A directory is EISDIR, anything else that is not a regular file (a FIFO, a device, a
+ * socket) EINVAL.
+ */
+export function readRegularFile(file: string, flags = READ): Buffer | undefined {
   let fd: number;
   try {
     fd = openSync(file, flags);
@@ -34,14 +43,14 @@ export function readTextFile(file: string, flags = READ): string | undefined {
         path: file,
       });
     }
-    return decode(readFileSync(fd), file);
+    return readFileSync(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-/** A file's bytes as text, refusing bytes that are not UTF-8. */
-function decode(bytes: Buffer, file: string): string {
+/** decodeText returns a file's bytes as text, refusing bytes that are not UTF-8 (EILSEQ). */
+export function decodeText(bytes: Buffer, file: string): string {
   // Both checks are native and take microseconds; ASCII, the common case, decodes fastest as latin1.
   if (isAscii(bytes)) return bytes.toString('latin1');
   if (isUtf8(bytes)) return bytes.toString('utf8');

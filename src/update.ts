@@ -7,7 +7,7 @@ import { LockError, errorCode, explained } from './errors.js';
 import { JsoncParseError, type Parsed, checkJsonValue, cloneJson, editJsonc, parseJsonc, parseJsoncForEdit } from './jsonc.js';
 import { heldLocks, holdsLocks, runHolding, withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
-import { READ_NO_FOLLOW, readTextFile } from './read.js';
+import { READ_NO_FOLLOW, decodeText, readRegularFile, readTextFile } from './read.js';
 
 /** Options for updateFile: the lock's (timeout, signal, backend, lockfileMode, ...) and the write's (fsync, mode). */
 export type UpdateOptions = Omit<LockOptions, 'shared'> & WriteOptions;
@@ -118,6 +118,19 @@ export async function updateFile(path: string | URL, fn: UpdateFn, opts: UpdateO
   });
 }
 
+/**
+ * The bytes this process last wrote to each target, and their text: when the next update reads
+ * the same bytes (nobody wrote since), it gets that same string back, not decoded again, and
+ * updateJsonc finds its own parse of it at once (jsonc.ts). Few are kept: they hold big files.
+ */
+const lastWritten = new Map<string, { bytes: Buffer; text: string }>();
+
+function rememberWritten(target: string, bytes: Buffer, text: string): void {
+  lastWritten.delete(target);
+  if (lastWritten.size >= 8) lastWritten.delete(lastWritten.keys().next().value!);
+  lastWritten.set(target, { bytes, text });
+}
+
 /** Resolves on the next turn of the event loop: what a fn that has not finished by then is waiting for. */
 const stalled = () => new Promise<'stalled'>((resolve) => setImmediate(resolve, 'stalled'));
 
@@ -131,7 +144,9 @@ async function runBatch(batch: Member[], key: string | undefined, target: string
         await sweepOnce(target);
         let original: string | undefined;
         try {
-          original = readTextFile(target, READ_NO_FOLLOW);
+          const bytes = readRegularFile(target, READ_NO_FOLLOW);
+          const known = bytes && lastWritten.get(target);
+          original = bytes === undefined ? undefined : known?.bytes.equals(bytes) ? known.text : decodeText(bytes, target);
         } catch (error) {
           if (errorCode(error) === 'ELOOP') throw replacedByLink(file, target);
           throw explained(error, 'update', file);
@@ -141,8 +156,10 @@ async function runBatch(batch: Member[], key: string | undefined, target: string
         /** Writes what the members so far made. */
         const flush = async () => {
           if (text !== onDisk) {
+            const bytes = Buffer.from(text!);
             // The target is resolved and locked: no second realpath on the way to the rename.
-            await replaceFile(target, text!, opts, file, true);
+            await replaceFile(target, bytes, opts, file, true);
+            rememberWritten(target, bytes, text!);
             onDisk = text;
             wrote = true;
           }

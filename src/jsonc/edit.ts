@@ -37,7 +37,7 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
   const edits: Edit[] = [];
 
   /** Where the line holding `offset` starts (after a CRLF, LF or lone CR). */
-  const loneCr = /\r(?!\n)/.test(text);
+  const loneCr = text.includes('\r') && /\r(?!\n)/.test(text); // includes: native, and most files have no CR
   const lineStart = (offset: number) => {
     if (!loneCr) return text.lastIndexOf('\n', offset - 1) + 1; // native, for the usual files
     let at = offset;
