@@ -5,7 +5,7 @@
 // or poll every 100 ms) and abandoned locks go stale after PEER_STALE_MS.
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
-import { subscribe } from 'node:diagnostics_channel';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { applyEdits, modify, parse } from 'jsonc-parser';
@@ -30,16 +30,29 @@ async function editAndWrite(path, concept) {
   await writeFileAtomic(path, edited);
 }
 
-/** Every lock wait (ms from asking to holding) in this process, while `waits.on`. */
-export const waits = { on: false, list: [] };
-// lockedfile takes its lock inside updateJsonc; it reports the wait on a diagnostics channel.
-subscribe('lockedfile:acquire', ({ waitMs }) => waits.on && waits.list.push(waitMs));
+/** The lock waits (ms from asking to holding) in this process while collecting, else undefined. */
+let waits;
+// lockedfile takes its lock inside updateJsonc and reports the wait on a diagnostics channel,
+// listened to only while collecting: a subscriber makes every lock build its event.
+const onAcquire = ({ waitMs }) => waits?.push(waitMs);
+
+/** Starts collecting lock waits; the function it returns stops and returns them. */
+export function collectWaits() {
+  waits = [];
+  subscribe('lockedfile:acquire', onAcquire);
+  return () => {
+    unsubscribe('lockedfile:acquire', onAcquire);
+    const collected = waits;
+    waits = undefined;
+    return collected;
+  };
+}
 
 function withPeerLock(lockFn) {
   return async (path, concept) => {
     const asked = performance.now();
     const release = await lockFn(path);
-    if (waits.on) waits.list.push(performance.now() - asked);
+    waits?.push(performance.now() - asked);
     try {
       await editAndWrite(path, concept);
     } finally {

@@ -12,7 +12,7 @@
 //                            warm-up, halfway and at the end       -> {"first","middle","last","cycles","ms"}
 import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { implNamed, waits } from './impls.js';
+import { collectWaits, implNamed } from './impls.js';
 
 const [name, path] = process.argv.slice(2);
 const impl = implNamed(name);
@@ -46,13 +46,11 @@ const ops = {
     say({ count });
   },
   async updates({ n, fsync }) {
-    waits.list = [];
-    waits.on = true;
+    const stop = collectWaits();
     const started = now();
     for (let i = 0; i < n; i++) await impl.update(path, `${process.pid}-${i}`, fsync);
     const ms = now() - started;
-    waits.on = false;
-    say({ ms, waits: waits.list });
+    say({ ms, waits: stop() });
   },
   async hold() {
     await impl.lock(path);
