@@ -1,6 +1,6 @@
 // The floor: what an uncontended lock()+release() costs next to the raw system calls it is
 // made of (open + flock + unlock + close), measured in the same process on the same file.
-//   node bench/uncontended.js [iterations]
+//   node bench/floor.js [iterations]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
