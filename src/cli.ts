@@ -12,8 +12,8 @@ import { type LockHandle, lock, lockDescriptor } from './lock.js';
 import { resolveTarget } from './canonical.js';
 
 const usage = `Usage:
-  lockedfile [--shared] [--timeout MS | --nonblock] [--backend B] PATH -- COMMAND [ARGS...]
-  lockedfile status [--backend B] PATH
+  lockedfile [--shared] [--timeout MS | --nonblock] [--backend B] [--lockfile LOCK] PATH -- COMMAND [ARGS...]
+  lockedfile status [--backend B] [--lockfile LOCK] PATH
   lockedfile --help | --version
 
 Runs COMMAND while holding the lock on PATH (kept in PATH.lock), and exits with its status.
@@ -28,6 +28,8 @@ not sent again).
   -n, --nonblock     give up at once if the lock is held
   -b, --backend B    flock (default; not on Windows), pidfile (default on Windows), or auto;
                      every process sharing a lock must use the same backend
+  -l, --lockfile LOCK  keep the lock in LOCK instead of PATH.lock (as the library's
+                     opts.lockfilePath): to share a lock kept under another name
 
 status PATH says whether the lock on PATH is free (exit 0) or held (exit 1), and by whom: on
 Linux the kernel's list of holders, elsewhere the last holder the lock file records.
@@ -46,8 +48,8 @@ class UsageError extends Error {}
 type Invocation =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'status'; path: string; backend: BackendChoice | undefined }
-  | { kind: 'run'; path: string; command: string[]; shared: boolean; timeout: number | undefined; backend: BackendChoice | undefined };
+  | { kind: 'status'; path: string; backend: BackendChoice | undefined; lockfilePath: string | undefined }
+  | { kind: 'run'; path: string; command: string[]; shared: boolean; timeout: number | undefined; backend: BackendChoice | undefined; lockfilePath: string | undefined };
 
 function parse(argv: string[]): Invocation {
   // Everything after the first `--` is the command's, options included.
@@ -60,6 +62,7 @@ function parse(argv: string[]): Invocation {
       timeout: { type: 'string', short: 't' },
       nonblock: { type: 'boolean', short: 'n' },
       backend: { type: 'string', short: 'b' },
+      lockfile: { type: 'string', short: 'l' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -71,20 +74,22 @@ function parse(argv: string[]): Invocation {
     throw new UsageError(`--backend must be auto, flock or pidfile, got ${JSON.stringify(backend)}`);
   }
   if (values.timeout !== undefined && values.nonblock) throw new UsageError('use --timeout or --nonblock, not both');
+  const lockfilePath = values.lockfile;
+  if (lockfilePath === '') throw new UsageError('--lockfile needs a path');
   const timeout = values.nonblock ? 0 : values.timeout === undefined ? undefined : values.timeout.trim() === '' ? NaN : Number(values.timeout);
   if (timeout !== undefined && !(timeout >= 0)) throw new UsageError(`--timeout must be a number of milliseconds >= 0, got ${JSON.stringify(values.timeout)}`);
 
   if (positionals[0] === 'status' && split === -1) {
     if (positionals.length !== 2) throw new UsageError('status takes one PATH');
-    if (values.shared || timeout !== undefined) throw new UsageError('status takes no option but --backend');
-    return { kind: 'status', path: positionals[1]!, backend };
+    if (values.shared || timeout !== undefined) throw new UsageError('status takes no option but --backend and --lockfile');
+    return { kind: 'status', path: positionals[1]!, backend, lockfilePath };
   }
   if (positionals.length !== 1) {
     throw new UsageError(positionals.length === 0 ? 'no PATH given' : `give one PATH, then -- and the command (got ${positionals.map((word) => JSON.stringify(word)).join(' ')})`);
   }
   const command = split === -1 ? [] : argv.slice(split + 1);
   if (command.length === 0) throw new UsageError(`no COMMAND given: write lockedfile ${positionals[0]} -- COMMAND`);
-  return { kind: 'run', path: positionals[0]!, command, shared: values.shared ?? false, timeout, backend };
+  return { kind: 'run', path: positionals[0]!, command, shared: values.shared ?? false, timeout, backend, lockfilePath };
 }
 
 /** An error's message without the library's own "lockedfile: " prefix, which fail() adds back. */
@@ -99,9 +104,12 @@ function fail(message: string, status: number): never {
 }
 
 /** Takes the lock, or exits with 75 (busy, timed out) or 69 (any other failure) and the reason. */
-async function take(path: string, options: { shared: boolean; timeout: number | undefined; backend: BackendChoice | undefined }): Promise<LockHandle> {
+async function take(
+  path: string,
+  { lockfilePath, ...options }: { shared: boolean; timeout: number | undefined; backend: BackendChoice | undefined; lockfilePath: string | undefined },
+): Promise<LockHandle> {
   try {
-    return await lock(path, options);
+    return await lock(path, lockfilePath === undefined ? options : { ...options, lockfilePath });
   } catch (error) {
     if (error instanceof LockTimeoutError && options.timeout === 0) {
       fail(`${path} is locked (${error.holder ? `held by ${error.holder}` : 'holder not recorded'}); not waiting (--nonblock).`, EXIT.busy);
@@ -150,12 +158,12 @@ async function run({ path, command, ...options }: Extract<Invocation, { kind: 'r
 }
 
 /** Says whether the lock is free (0) or held (1), and by whom where it is known. */
-async function status({ path, backend }: Extract<Invocation, { kind: 'status' }>): Promise<never> {
+async function status({ path, backend, lockfilePath: given }: Extract<Invocation, { kind: 'status' }>): Promise<never> {
   // Asking must not leave a lock file behind where there was none. lstat, not open: whatever
   // sits at the lock path (a FIFO, say) is the library's to judge.
   let lockfilePath: string;
   try {
-    lockfilePath = `${resolveTarget(path)}.lock`;
+    lockfilePath = given ?? `${resolveTarget(path)}.lock`;
   } catch (error) {
     fail(`cannot tell whether ${path} is locked: ${(error as Error).message.replace(/^lockedfile: /, '')}`, EXIT.unavailable);
   }
@@ -165,7 +173,7 @@ async function status({ path, backend }: Extract<Invocation, { kind: 'status' }>
   }
   const probe = async (shared: boolean) => {
     try {
-      (await lock(path, { backend, shared, timeout: 0 })).release();
+      (await lock(path, given === undefined ? { backend, shared, timeout: 0 } : { backend, shared, timeout: 0, lockfilePath: given })).release();
       return { free: true as const };
     } catch (error) {
       if (error instanceof LockTimeoutError) return { free: false as const, holder: error.holder };

@@ -360,3 +360,27 @@ test('with --backend pidfile the CLI is excluded by a lockedfile pid-file holder
   assert.ok(existsSync(marker), 'the command did not run once the pid-file lock was free');
   assert.ok(!existsSync(lockfile), 'the CLI left its pid-file lock behind');
 });
+
+test('--lockfile LOCK keeps the lock in LOCK: a run holds it against flock(1) on LOCK, not on PATH.lock, and status --lockfile reports it', { timeout: 20_000 }, async (t) => {
+  const { dir, path, lockfile } = paths(t);
+  const shared = join(dir, 'shared.lck'); // a lock another tool keeps under its own name
+  const holder = await flockHolder(t, shared, ['-x']);
+  const status = await lockedfile(['status', '--lockfile', shared, path]);
+  assert.equal(status.code, 1, status.stderr);
+  assert.match(status.stdout, new RegExp(`: held by pid ${holder.pid} \\(flock -x shared\\.lck sh -c `));
+  const busy = await lockedfile(['--nonblock', '-l', shared, path, '--', 'true']);
+  assert.equal(busy.code, 75, busy.stderr);
+  holder.send();
+  await holder.exited;
+
+  const child = startLockedfile(t, ['--lockfile', shared, path, '--', 'sh', '-c', 'echo running; read line']);
+  await within(child.next('running'), 10_000, 'the command starting');
+  assert.equal(await flockTries(shared), 1, 'flock -n took LOCK while the command ran');
+  assert.equal(existsSync(lockfile), false, 'PATH.lock was created');
+  assert.equal((await lockedfile(['status', '-l', shared, path])).code, 1);
+  child.send();
+  assert.deepEqual(await child.exited, { code: 0, signal: null });
+  assert.equal(await flockTries(shared), 0);
+  assert.equal((await lockedfile(['status', '--lockfile', shared, path])).code, 0);
+  assert.equal((await lockedfile(['--lockfile', '', path, '--', 'true'])).code, 64);
+});
