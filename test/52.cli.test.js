@@ -226,8 +226,9 @@ test('--help exits 0 and prints the usage; --version prints the version from pac
   const [help, short, versionRun] = await Promise.all([lockedfile(['--help']), lockedfile(['-h']), lockedfile(['--version'])]);
   assert.equal(help.code, 0, help.stderr);
   assert.equal(help.stderr, '');
-  assert.match(help.stdout, /^Usage:\n {2}lockedfile \[--shared\] \[--timeout MS \| --nonblock\] \[--backend B\] PATH -- COMMAND \[ARGS\.\.\.\]\n/);
-  assert.match(help.stdout, /lockedfile status \[--backend B\] PATH/);
+  assert.match(help.stdout, /^Usage:\n {2}lockedfile \[--shared\] \[--timeout MS \| --nonblock\] \[--backend B\] \[--lockfile LOCK\] PATH -- COMMAND \[ARGS\.\.\.\]\n/);
+  assert.match(help.stdout, /lockedfile status \[--backend B\] \[--lockfile LOCK\] PATH/);
+  assert.match(help.stdout, /-l, --lockfile LOCK/);
   assert.match(help.stdout, /Exit status:/);
   assert.deepEqual(short, help);
   assert.deepEqual(versionRun, { code: 0, signal: null, stdout: `${version}\n`, stderr: '' });
