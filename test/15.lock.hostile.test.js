@@ -4,13 +4,11 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { linkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { lock, lockAll, tryLock, updateFile, withLock } from 'lockedfile';
 import { moduleFile, runNode, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 function nodeChild(t, code, args = []) {
   return spawnChild(t, process.execPath, [...args, moduleFile(code)]);

@@ -5,12 +5,12 @@ import { readdirSync, readlinkSync, writeFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { tryLock, tryLockSync, lock } from 'lockedfile';
 import { holdLock, holder, moduleFile, releaseAndWait, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { track } from './helpers/promises.js';
 import { needs, testWhere } from './helpers/platform.js';
+import { entry } from './helpers/package.js';
 
 const test = testWhere(needs.flock, needs.flockCommand);
 
@@ -18,7 +18,6 @@ const test = testWhere(needs.flock, needs.flockCommand);
 // LOCKEDFILE_BACKEND in the environment cannot turn them into pid-file tests.
 const FLOCK = { backend: 'flock' };
 /** The package's entry point, for child processes to import. */
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 /** Whether `pid` is still running. */
 function alive(pid) {

@@ -9,7 +9,6 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { LockTimeoutError, lock, lockSync, tryLock, tryLockSync } from 'lockedfile';
@@ -17,12 +16,12 @@ import { holdLock, holder, moduleFile, releaseAndWait, run, spawnChild } from '.
 import { tempDir } from './helpers/temp.js';
 import { track, untilTestEnds, within } from './helpers/promises.js';
 import { needs, testWhere } from './helpers/platform.js';
+import { entry } from './helpers/package.js';
 
 const test = testWhere(needs.flock, needs.flockCommand);
 
 // Kernel-lock tests: the flock backend by name, whatever LOCKEDFILE_BACKEND says.
 const FLOCK = { backend: 'flock' };
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const workerScript = new URL('./helpers/worker.js', import.meta.url);
 
 /** Polls `condition` until it is true; fails saying `what` after `ms`. */

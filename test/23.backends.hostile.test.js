@@ -6,13 +6,12 @@ import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { LockError, LockTimeoutError, lock, tryLock, updateFile } from 'lockedfile';
 import { moduleFile, runNode, spawnChild } from './helpers/children.js';
 import { reachableEntry, reachableRuntime } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
+import { entry } from './helpers/package.js';
 
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 
 for (const backend of ['flock', 'pidfile']) {

@@ -3,14 +3,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { moduleFile, spawnChild } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
 import { tempDir } from './helpers/temp.js';
+import { entry } from './helpers/package.js';
 
 const test = testWhere(needs.flock, needs.flockCommand, needs.bash, needs.proc);
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 // Runs in a child under `ulimit -n 256`: 2,000 attempts of every kind that gives up, then the
 // threads and descriptors left, and whether an unrelated file can still be read.

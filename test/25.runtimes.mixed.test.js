@@ -6,14 +6,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { lock, readJsonc, tryLock } from 'lockedfile';
 import { holdLock, releaseAndWait, run, runNode } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
 import { otherRuntimes, thisRuntime } from './helpers/runtimes.js';
 import { tempDir } from './helpers/temp.js';
+import { entry } from './helpers/package.js';
 
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const FLOCK = { backend: 'flock' };
 
 /** Runs ES module `code` on a runtime: `argv` is its command (runtimes.js), or this one's. */

@@ -18,9 +18,9 @@ import { LockTimeoutError, getMetrics, lock, tryLock } from 'lockedfile';
 import { holdLock, holder, moduleFile, releaseAndWait, runNode, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { track, untilTestEnds, within } from './helpers/promises.js';
+import { entry } from './helpers/package.js';
 
 const PIDFILE = { backend: 'pidfile' };
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A file to lock in a fresh folder, and its lock file. */

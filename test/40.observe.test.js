@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { getMetrics, lock, resetMetrics, withLock } from 'lockedfile';
 import { holdLock, runNode } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 test('getMetrics counts acquisitions, releases, contention, timeouts and aborts, with wait and hold times', async (t) => {
   const path = join(tempDir(t), 'a.json');

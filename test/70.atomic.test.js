@@ -3,14 +3,12 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from 'lockedfile';
 import { moduleFile, run, runCountingSyncs, spawnChild } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
 import { reachableEntry, reachableRuntime } from './helpers/reachable.js';
 import { tempDir } from './helpers/temp.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 test('writeFileAtomic writes a new file and replaces an existing one, leaving no temp file', async (t) => {
   const dir = tempDir(t);

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { LockTimeoutError, tryLock, updateFile, writeFileAtomic } from 'lockedfile';
 import { holdLock, moduleFile, run } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 for (const backend of ['flock', 'pidfile']) {
   test(`${backend}: 8 processes x 25 updateFile increments end with exactly 200`, async (t) => {

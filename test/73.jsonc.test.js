@@ -2,13 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { readJsonc, tryLock, updateJsonc } from 'lockedfile';
 import { moduleFile, run } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 const human = `// What the personas know about the user.
 {

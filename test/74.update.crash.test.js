@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readJsonc, updateJsonc } from 'lockedfile';
 import { moduleFile, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 const header = '// Edited by hand too: keep this line.\n';
 const comments = [header.trim(), '/* one more per save */'];

@@ -8,12 +8,10 @@ import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, symlink
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { updateFile, writeFileAtomic } from 'lockedfile';
 import { holdLock, moduleFile, releaseAndWait, runNode, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 test('updateFile never sweeps away the temp file of a concurrent writeFileAtomic in another process', async (t) => {
   const dir = tempDir(t);

@@ -5,13 +5,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readJsonc, tryLock, updateFile, updateJsonc, withLock } from 'lockedfile';
 import { runCountingSyncs } from './helpers/children.js';
 import { needs, testWhere } from './helpers/platform.js';
 import { tempDir } from './helpers/temp.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 test('32 concurrent updateJsonc calls: each sees the ones before it, resolves with its own result, and none is lost; a throwing fn fails its own call only', async (t) => {
   const file = join(tempDir(t), 'a.jsonc');

@@ -5,13 +5,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { findNodeAtLocation, parseTree } from 'jsonc-parser';
 import { readJsonc } from 'lockedfile';
 import { moduleFile } from './helpers/children.js';
 import { STRESS, arena, commentsOf } from './helpers/stress.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 const PROCESSES = 16;
 const CALLS = STRESS ? 500 : 20;

@@ -8,12 +8,10 @@ import { readFileSync, readdirSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { lock, readJsonc, tryLock, updateJsonc } from 'lockedfile';
 import { moduleFile } from './helpers/children.js';
 import { STRESS, arena, commentsOf } from './helpers/stress.js';
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+import { entry } from './helpers/package.js';
 
 const ROUNDS = STRESS ? 100 : 6;
 /** Each child is killed at a random moment within this long after all of a round's are running. */

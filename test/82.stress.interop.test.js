@@ -5,14 +5,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { moduleFile } from './helpers/children.js';
 import { STRESS, arena } from './helpers/stress.js';
 import { needs, testWhere } from './helpers/platform.js';
+import { entry } from './helpers/package.js';
 
 const test = testWhere(needs.flock, needs.flockCommand, needs.python, needs.bash);
-
-const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 const N = STRESS ? 1000 : 50;
 
