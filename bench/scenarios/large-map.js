@@ -2,12 +2,10 @@
 // concepts), 4 processes. Each update holds the lock for its whole read, change and write, so
 // what it costs there is what every other process waits: reported per update, with the lock
 // waits' p50 and p99 over every update of every run.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { parse } from 'jsonc-parser';
 import { conceptMap } from '../concept-map.js';
 import { unlocked } from '../impls.js';
 import { median } from '../measure.js';
-import { startWorkers, stopWorkers, together } from '../workers.js';
+import { runPersonaUpdates } from '../persona-updates.js';
 
 export const about = { name: 'large-map', title: 'Large map: 4 processes update one 1.5 MB JSONC file', unit: 'ms/update', better: 'lower' };
 
@@ -16,42 +14,21 @@ export async function run({ impls, fileFor, quick, progress }) {
   const n = quick ? 3 : 10;
   const runs = quick ? 1 : 3;
   const start = conceptMap(4000);
-  const all = [...impls, unlocked].flatMap((impl) =>
-    (impl.durabilities ?? [undefined]).map((fsync) => ({
-      impl,
-      fsync,
-      name: fsync === 'data' ? `${impl.name} (fsync: 'data')` : impl.name,
-      path: fileFor(fsync === 'data' ? `${impl.name}-data` : impl.name),
-      samples: [],
-      waits: [],
-      lost: 0,
-    })),
-  );
-  for (const entry of all) entry.workers = await startWorkers(processes, entry.impl.name, entry.path);
-  for (let i = 0; i < runs; i++) {
-    for (const entry of all) {
-      progress(`run ${i + 1} of ${runs}: ${entry.name}`);
-      writeFileSync(entry.path, start);
-      const { ms, answers } = await together(entry.workers, { op: 'updates', n, fsync: entry.fsync });
-      entry.samples.push(ms / (processes * n));
-      entry.waits.push(...answers.flatMap((answer) => answer.waits));
-      const text = readFileSync(entry.path, 'utf8');
-      if (!text.includes('// learned so far')) throw new Error(`bench: ${entry.name} lost the comments of ${entry.path}`);
-      entry.lost = Math.max(entry.lost, processes * n - parse(text).saves);
-    }
-  }
-  await Promise.all(all.map((entry) => stopWorkers(entry.workers)));
+  const all = await runPersonaUpdates({ impls, fileFor, progress, processes, n, runs, start, kept: '// learned so far' });
   return {
     ...about,
     note: `${(start.length / 1024 / 1024).toFixed(2)} MB, ${processes} processes × ${n} updates; value = wall time / updates, median of ${runs} run${runs === 1 ? '' : 's'}; lock wait = asking to holding, p50 and p99 of every update; lost as in the persona scenario.`,
-    results: all.map(({ impl, name, samples, waits, lost }) => ({
-      impl: name,
-      value: median(samples),
-      runs: samples,
-      'wait p50 ms': impl === unlocked ? null : quantile(waits, 0.5),
-      'wait p99 ms': impl === unlocked ? null : quantile(waits, 0.99),
-      lost,
-    })),
+    results: all.map(({ impl, name, samples, waits, lost }) => {
+      const perUpdate = samples.map((ms) => ms / (processes * n));
+      return {
+        impl: name,
+        value: median(perUpdate),
+        runs: perUpdate,
+        'wait p50 ms': impl === unlocked ? null : quantile(waits, 0.5),
+        'wait p99 ms': impl === unlocked ? null : quantile(waits, 0.99),
+        lost,
+      };
+    }),
   };
 }
 
