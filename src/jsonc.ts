@@ -5,6 +5,7 @@ import { editJsoncText } from './jsonc/edit.js';
 import { parseJsoncFast } from './jsonc/fast.js';
 import { JsoncSyntaxError, type Parsed, eolOf, parseJsoncText } from './jsonc/parse.js';
 import { checkJsonValue, cloneJson, sameJson } from './jsonc/value.js';
+import { setRecent } from './recent.js';
 
 export { checkJsonValue, cloneJson, sameJson };
 export type { Parsed };
@@ -41,12 +42,9 @@ export function parseJsonc(text: string, path: string): Parsed {
  * another process wrote in between, and need not parse it. Few are kept: they hold big files.
  */
 const lastEdited = new Map<string, { text: string; parsed: Parsed }>();
-const REMEMBERED_FILES = 8;
 
 function remember(path: string, text: string, parsed: Parsed): void {
-  lastEdited.delete(path);
-  if (lastEdited.size >= REMEMBERED_FILES) lastEdited.delete(lastEdited.keys().next().value!);
-  lastEdited.set(path, { text, parsed });
+  setRecent(lastEdited, path, { text, parsed }, 8);
 }
 
 /**

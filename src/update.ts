@@ -8,6 +8,7 @@ import { JsoncParseError, type Parsed, checkJsonValue, cloneJson, editJsonc, par
 import { heldLocks, holdsLocks, runHolding, withLock } from './lock.js';
 import { type LockOptions, toPath } from './options.js';
 import { READ_NO_FOLLOW, decodeText, readRegularFile, readTextFile } from './read.js';
+import { setRecent } from './recent.js';
 
 /** Options for updateFile: the lock's (timeout, signal, backend, lockfileMode, ...) and the write's (fsync, mode). */
 export type UpdateOptions = Omit<LockOptions, 'shared'> & WriteOptions;
@@ -125,11 +126,6 @@ export async function updateFile(path: string | URL, fn: UpdateFn, opts: UpdateO
  */
 const lastWritten = new Map<string, { bytes: Buffer; text: string }>();
 
-function rememberWritten(target: string, bytes: Buffer, text: string): void {
-  lastWritten.delete(target);
-  if (lastWritten.size >= 8) lastWritten.delete(lastWritten.keys().next().value!);
-  lastWritten.set(target, { bytes, text });
-}
 
 /** Resolves on the next turn of the event loop: what a fn that has not finished by then is waiting for. */
 const stalled = () => new Promise<'stalled'>((resolve) => setImmediate(resolve, 'stalled'));
@@ -159,7 +155,7 @@ async function runBatch(batch: Member[], key: string | undefined, target: string
             const bytes = Buffer.from(text!);
             // The target is resolved and locked: no second realpath on the way to the rename.
             await replaceFile(target, bytes, opts, file, true);
-            rememberWritten(target, bytes, text!);
+            setRecent(lastWritten, target, { bytes, text: text! }, 8);
             onDisk = text;
             wrote = true;
           }
