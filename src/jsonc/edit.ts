@@ -245,7 +245,7 @@ export function editJsoncText(text: string, parsed: Parsed, next: unknown, file:
     const at = lineBreakAfter(end);
     if (lineStart(entry.start) > node.start && at !== -1 && at < node.end - 1) {
       const indent = indentOfLine(entry.start);
-      const lineEnd = text[at] === '\r' && text[at + 1] === '\n' ? '\r\n' : text[at]!;
+      const lineEnd = eolBefore(pastLineEnd(end)); // the break that ends the entry's line
       edits.push({ start: at, end: at, text: items.map((item) => `${lineEnd}${indent}${member(item, indent, lineEnd)}${comma(item)}`).join('') });
     } else {
       const after = entry.comma === -1 ? entry.value.end : entry.comma + 1;
