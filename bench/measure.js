@@ -1,7 +1,7 @@
 // Timing shared by the benchmarks: every case runs in each of several rounds, interleaved, so a
 // noisy moment on a shared machine hurts every case alike; each case reports its median round.
 import { cpus } from 'node:os';
-import { loadAddon } from '../dist/native.js';
+import { loadAddon } from '../dist/backends/addon.js';
 
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { updateJsonc, writeFileAtomic } from '../dist/index.js';
-import { editJsonc, parseJsonc } from '../dist/jsonc.js';
+import { editJsonc, parseJsonc } from '../dist/files/jsonc.js';
 import { machine, measure } from './measure.js';
 
 const iterations = Number(process.argv[2] ?? 300);

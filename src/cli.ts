@@ -7,9 +7,10 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { BackendChoice } from './backends/select.js';
-import { LockTimeoutError } from './errors.js';
-import { type LockHandle, lock, lockDescriptor } from './lock.js';
-import { resolveTarget } from './canonical.js';
+import { LockTimeoutError } from './common/errors.js';
+import { lock, lockDescriptor } from './lock/api.js';
+import type { LockHandle } from './lock/hold.js';
+import { resolveTarget } from './common/paths.js';
 
 const usage = `Usage:
   lockedfile [--shared] [--timeout MS | --nonblock] [--backend B] [--lockfile LOCK] PATH -- COMMAND [ARGS...]

@@ -153,7 +153,7 @@ test('withLock releases the lock when fn throws, and rethrows its error', async 
 
 test('ENOLCK (NFS without a lock manager), which libuv may not name, is named from os.constants, with its advice', async () => {
   // No file system here refuses flock, so the error is built as the backends build it.
-  const { systemError } = await import('../dist/errors.js');
+  const { systemError } = await import('../dist/common/errors.js');
   const { ENOLCK } = constants.errno;
   const error = systemError(ENOLCK, 'flock', '/data/a.json.lock', 'lock');
   assert.deepEqual([error.code, error.errno, error.syscall, error.path], ['ENOLCK', -ENOLCK, 'flock', '/data/a.json.lock']);

@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { LockError, LockTimeoutError, getMetrics, lock, lockSync, tryLock, tryLockSync, withLock } from 'lockedfile';
-import { Gate } from '../dist/queue.js';
+import { Gate } from '../dist/lock/gate.js';
 import { holdLock, releaseAndWait, run, spawnChild } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 

@@ -13,7 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { SyntaxKind, createScanner, findNodeAtLocation, parse, parseTree } from 'jsonc-parser';
 import { updateJsonc } from 'lockedfile';
-import { keptElements } from '../dist/jsonc/edit.js';
+import { keptElements } from '../dist/files/jsonc/edit.js';
 import { tempDir } from './helpers/temp.js';
 
 const fixtures = new URL('./fixtures/jsonc/', import.meta.url);

@@ -1,3 +1,5 @@
+import type { RetryOptions } from '../common/retry.js';
+
 /** The names of the lock backends. */
 export type BackendName = 'flock' | 'pidfile';
 
@@ -9,17 +11,6 @@ export interface BackendOptions {
   readonly retry: RetryOptions;
   /** pidfile: ms without refresh after which a lock from another host is stale. */
   readonly stale: number;
-}
-
-/**
- * RetryOptions shape the polling of backends that cannot wait in the kernel (pidfile):
- * exponential backoff from `minDelay` to `maxDelay` ms, each delay randomised by ±`jitter`.
- */
-export interface RetryOptions {
-  readonly minDelay: number;
-  readonly maxDelay: number;
-  readonly factor: number;
-  readonly jitter: number;
 }
 
 /** What is locked: a path, and the lock file that guards it. */
@@ -35,6 +26,11 @@ export interface LockTarget {
 export interface Ticket {
   readonly key: string;
   readonly lockfilePath: string;
+  /**
+   * Set by an acquisition that replaced a stale lock (pidfile): who held it. The caller reports
+   * the takeover and clears this.
+   */
+  tookOver?: string | undefined;
 }
 
 /**

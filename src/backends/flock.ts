@@ -4,10 +4,10 @@
 // that opened the old file would lock an orphan while a newcomer locks a fresh file).
 import { constants } from 'node:os';
 import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
-import { abortReason, systemError } from '../errors.js';
-import { MAX_RECORD_BYTES, describe, describeFlockHolders, isDead, ownIdentity, parseRecord, readLockFile } from '../holder.js';
-import { flockHolders } from '../platform/process.js';
-import { type FlockAddon, loadAddon } from '../native.js';
+import { abortReason, systemError } from '../common/errors.js';
+import { MAX_RECORD_BYTES, describe, describeFlockHolders, isDead, ownIdentity, parseRecord, readLockFile } from './holder.js';
+import { flockHolders } from '../common/process.js';
+import { type FlockAddon, loadAddon } from './addon.js';
 
 const { EWOULDBLOCK = 11, ETIMEDOUT = 110 } = constants.errno;
 

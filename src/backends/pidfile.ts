@@ -8,11 +8,10 @@ import { closeSync, constants as fsConstants, fstatSync, linkSync, openSync, rea
 import { basename, dirname, join } from 'node:path';
 import { constants } from 'node:os';
 import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
-import { canonicalPath } from '../canonical.js';
-import { LockError, errorCode, systemError } from '../errors.js';
-import { type HolderRecord, describe, isDead, isLocal, ownIdentity, parseRecord } from '../holder.js';
-import { onTakeover } from '../observe.js';
-import { delays, sleep, sleepSync } from '../retry.js';
+import { canonicalPath } from '../common/paths.js';
+import { LockError, errorCode, systemError } from '../common/errors.js';
+import { type HolderRecord, describe, isDead, isLocal, ownIdentity, parseRecord } from './holder.js';
+import { delays, sleep, sleepSync } from '../common/retry.js';
 
 const { EISDIR = 21, EINVAL = 22 } = constants.errno;
 
@@ -31,6 +30,7 @@ const MAX_CLAIM_DEPTH = 4;
 class PidTicket implements Ticket {
   /** Set while held: the nonce of the record we wrote. */
   nonce: string | undefined;
+  tookOver: string | undefined;
   refresher: NodeJS.Timeout | undefined;
   constructor(
     readonly key: string,
@@ -253,7 +253,7 @@ function tryAcquire(ticket: PidTicket): boolean {
     if (!isStale(found, options.stale)) return false;
     const taken = replaceStale(ticket, lockfilePath, found, mine, 0);
     if (taken === undefined || !isOurs(ticket, taken, mine.nonce)) return false;
-    onTakeover({ ...ticket.target, backend: pidfileBackend, shared: false }, describe(found.record));
+    ticket.tookOver = describe(found.record);
     return held(ticket, mine.nonce);
   }
   return false;

@@ -3,7 +3,7 @@
 // and which processes hold flock locks on a file.
 import { closeSync, lstatSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import { errorCode } from '../errors.js';
+import { errorCode } from './errors.js';
 
 /**
  * The fields of /proc/<pid>/stat from the third on (state, ppid, ...), on Linux; else undefined.

@@ -1,5 +1,6 @@
 import { type Stats, lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, parse, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LockError } from './errors.js';
 
 /**
@@ -100,4 +101,14 @@ function checkLink(path: string, link: string, info: Stats, folder: string): voi
       ` where only links owned by you (uid ${uid}) or by the folder's owner (uid ${shared.uid}) are followed.` +
       ' Use the real path of the file you mean, or keep the file out of the shared folder.',
   );
+}
+
+/** toPath accepts what Node's fs accepts for a path that names a file: a string or a file: URL. */
+export function toPath(path: unknown, what = 'path'): string {
+  if (path instanceof URL) return fileURLToPath(path);
+  if (typeof path !== 'string' || path === '' || path.includes('\0')) {
+    const got = typeof path === 'string' ? JSON.stringify(path) : path === null ? 'null' : typeof path;
+    throw new TypeError(`lockedfile: ${what} must be a non-empty string or a file: URL, got ${got}.`);
+  }
+  return path;
 }

@@ -1,7 +1,19 @@
 // Backoff for backends that can only poll: exponential, bounded, with jitter so that many
 // waiters do not retry in lockstep.
-import type { RetryOptions } from './backends/backend.js';
 import { abortReason } from './errors.js';
+
+/**
+ * RetryOptions shape the polling of backends that cannot wait in the kernel (pidfile):
+ * exponential backoff from `minDelay` to `maxDelay` ms, each delay randomised by ±`jitter`.
+ */
+export interface RetryOptions {
+  readonly minDelay: number;
+  readonly maxDelay: number;
+  readonly factor: number;
+  readonly jitter: number;
+}
+
+export const defaultRetry: RetryOptions = { minDelay: 5, maxDelay: 100, factor: 2, jitter: 0.5 };
 
 /** delays yields the pauses between attempts, forever. */
 export function* delays(retry: RetryOptions): Generator<number, never> {

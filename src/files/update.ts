@@ -3,10 +3,11 @@
 import { AsyncResource } from 'node:async_hooks';
 import { dirname } from 'node:path';
 import { type WriteOptions, nextTurn, removeTempFiles, replaceFile, syncFolder, syncsData, syncsFolder, writeTarget } from './atomic.js';
-import { LockError, errorCode, explained } from './errors.js';
+import { LockError, errorCode, explained } from '../common/errors.js';
 import { JsoncParseError, type Parsed, checkJsonValue, cloneJson, editJsonc, parseJsonc, parseJsoncForEdit } from './jsonc.js';
-import { heldLocks, holdsLocks, runHolding, withLock } from './lock.js';
-import { type LockOptions, toPath } from './options.js';
+import { heldLocks, holdsLocks, runHolding, withLock } from '../lock/api.js';
+import type { LockOptions } from '../lock/options.js';
+import { toPath } from '../common/paths.js';
 import { READ_NO_FOLLOW, decodeText, readRegularFile, readTextFile } from './read.js';
 import { setRecent } from './recent.js';
 

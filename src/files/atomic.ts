@@ -12,11 +12,10 @@ import { type Stats, closeSync, fchmodSync, fchownSync, fstatSync, fsync, lstatS
 import { readdir, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
-import { resolveTarget } from './canonical.js';
-import { pidNamespace } from './platform/process.js';
-import { LockError, errorCode, explained } from './errors.js';
-import { defaultRetry, toPath } from './options.js';
-import { delays, sleep } from './retry.js';
+import { pidNamespace } from '../common/process.js';
+import { LockError, errorCode, explained } from '../common/errors.js';
+import { resolveTarget, toPath } from '../common/paths.js';
+import { defaultRetry, delays, sleep } from '../common/retry.js';
 
 /** Options for writeFileAtomic. */
 export interface WriteOptions {

@@ -1,10 +1,10 @@
 // Checking and defaulting what callers pass, so that the lock layer only sees valid requests.
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Backend, BackendOptions, RetryOptions } from './backends/backend.js';
-import { type BackendChoice, selectBackend } from './backends/select.js';
-import { resolveTarget } from './canonical.js';
-import { LockError } from './errors.js';
+import type { Backend, BackendOptions } from '../backends/backend.js';
+import { type BackendChoice, selectBackend } from '../backends/select.js';
+import { LockError } from '../common/errors.js';
+import { resolveTarget, toPath } from '../common/paths.js';
+import { type RetryOptions, defaultRetry } from '../common/retry.js';
 
 /** Options for every lock call. */
 export interface LockOptions {
@@ -37,18 +37,7 @@ export interface Request {
   readonly backendOptions: BackendOptions;
 }
 
-export const defaultRetry: RetryOptions = { minDelay: 5, maxDelay: 100, factor: 2, jitter: 0.5 };
 const defaultBackendOptions: BackendOptions = { mode: 0o600, retry: defaultRetry, stale: 10_000 };
-
-/** toPath accepts what Node's fs accepts for a path that names a file: a string or a file: URL. */
-export function toPath(path: unknown, what = 'path'): string {
-  if (path instanceof URL) return fileURLToPath(path);
-  if (typeof path !== 'string' || path === '' || path.includes('\0')) {
-    const got = typeof path === 'string' ? JSON.stringify(path) : path === null ? 'null' : typeof path;
-    throw new TypeError(`lockedfile: ${what} must be a non-empty string or a file: URL, got ${got}.`);
-  }
-  return path;
-}
 
 function checkNumber(value: unknown, name: string, min: number): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < min) {

@@ -2,7 +2,7 @@
 // bytes as UTF-8 text, never a wait on a FIFO or an endless read of a device planted there.
 import { isAscii, isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { errorCode } from './errors.js';
+import { errorCode } from '../common/errors.js';
 
 /** O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused right after, by type). */
 const READ = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);

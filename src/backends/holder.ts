@@ -2,7 +2,7 @@
 // timeout, the debug log or `lockedfile status` can say "held by pid 4242 (node a.js) on host h".
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { type FlockHolder, isAlive, pidNamespace, processCommand, processStartTime, shortCommand } from './platform/process.js';
+import { type FlockHolder, isAlive, pidNamespace, processCommand, processStartTime, shortCommand } from '../common/process.js';
 
 /** HolderRecord is what a lock file says about its holder. */
 export interface HolderRecord {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { LockError } from './errors.js';
+import { LockError } from '../common/errors.js';
 
 /**
  * The addon's calls (see native/addon.cc). Numbers in, numbers out: no throwing across. Errno
@@ -39,7 +39,7 @@ export function loadAddon(path = '', lockfilePath?: string): FlockAddon {
   if (!loadFailure) {
     try {
       const requireHere = createRequire(import.meta.url);
-      const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+      const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
       const addon = (requireHere('node-gyp-build') as (dir: string) => Partial<FlockAddon>)(packageRoot);
       if (typeof addon.open !== 'function') throw new Error('this platform has no flock(2)');
       loaded = addon as FlockAddon;
