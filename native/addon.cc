@@ -4,9 +4,9 @@
 // file may not be written (flock needs no write access), accept regular files only. Everything
 // else (queues, timeouts, whether to write a record, errors, metrics) lives in TypeScript.
 //
-// Calls return numbers rather than throwing: a descriptor, 0, a count, or an errno (negative
-// where a descriptor, id or count could have been returned instead: open, wait, waitSync,
-// readRecord).
+// Calls return numbers rather than throwing, with one sign convention, Node's own: a result
+// >= 0 (a descriptor, an id, a count, or 0) on success, -errno on failure. The wait callback's
+// first argument follows it too: 0, or -errno.
 // Descriptors handed out are tracked per environment and closed when it shuts down, so a
 // worker thread that exits without releasing does not keep its locks for the whole process.
 #include <napi.h>
@@ -92,19 +92,19 @@ class Addon : public Napi::Addon<Addon> {
     return Number(fd);
   }
 
-  // flock(fd, op) -> 0 or errno. With LOCK_NB it never blocks; without it, it blocks this thread.
+  // flock(fd, op) -> 0 or -errno. With LOCK_NB it never blocks; without it, it blocks this thread.
   Napi::Value Flock(const Napi::CallbackInfo& info) {
     int fd = info[0].As<Napi::Number>().Int32Value();
-    if (!fds_.count(fd)) return Number(EBADF);
-    return Number(FlockRetrying(fd, info[1].As<Napi::Number>().Int32Value()));
+    if (!fds_.count(fd)) return Number(-EBADF);
+    return Number(-FlockRetrying(fd, info[1].As<Napi::Number>().Int32Value()));
   }
 
-  // close(fd) -> 0 or errno. Only descriptors this environment opened, so a stale number can
+  // close(fd) -> 0 or -errno. Only descriptors this environment opened, so a stale number can
   // never close someone else's file.
   Napi::Value Close(const Napi::CallbackInfo& info) {
     int fd = info[0].As<Napi::Number>().Int32Value();
-    if (!fds_.erase(fd)) return Number(EBADF);
-    return Number(close(fd) == 0 ? 0 : errno);
+    if (!fds_.erase(fd)) return Number(-EBADF);
+    return Number(close(fd) == 0 ? 0 : -errno);
   }
 
   // readRecord(fd, buffer) -> bytes read from the start of the file, or -errno. Here rather than
@@ -120,12 +120,12 @@ class Addon : public Napi::Addon<Addon> {
     return Number(n < 0 ? -errno : static_cast<double>(n));
   }
 
-  // writeRecord(fd, bytes) -> 0 or errno. Skips the write when the file already holds exactly
+  // writeRecord(fd, bytes) -> 0 or -errno. Skips the write when the file already holds exactly
   // these bytes, which keeps a process's repeated acquisitions to one read.
   Napi::Value WriteRecord(const Napi::CallbackInfo& info) {
     int fd = info[0].As<Napi::Number>().Int32Value();
     Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
-    if (!fds_.count(fd)) return Number(EBADF);
+    if (!fds_.count(fd)) return Number(-EBADF);
     const size_t length = bytes.ByteLength();
     char current[512];
     if (length < sizeof current) {
@@ -138,15 +138,15 @@ class Addon : public Napi::Addon<Addon> {
     while (written < length) {
       ssize_t n = pwrite(fd, bytes.Data() + written, length - written, written);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Number(errno);
+      if (n < 0) return Number(-errno);
       written += n;
     }
-    return Number(ftruncate(fd, length) == 0 ? 0 : errno);
+    return Number(ftruncate(fd, length) == 0 ? 0 : -errno);
   }
 
   // wait(fd, op, callback) -> id, or -errno. The descriptor belongs to the wait from then on:
   // callback(0, fd) hands back the one that holds the lock (another, if a parked wait on the same
-  // lock file was adopted); on callback(errno) it has been closed.
+  // lock file was adopted); on callback(-errno) it has been closed.
   Napi::Value StartAsyncWait(const Napi::CallbackInfo& info) {
     int fd = info[0].As<Napi::Number>().Int32Value();
     if (!fds_.count(fd)) return Number(-EBADF);
@@ -245,7 +245,7 @@ class Addon : public Napi::Addon<Addon> {
       } else {
         fds_.insert(wait->fd);
       }
-      callback.MakeCallback(env.Global(), {Number(wait->error), Number(wait->fd)});
+      callback.MakeCallback(env.Global(), {Number(-wait->error), Number(wait->fd)});
     }
   }
 

@@ -16,7 +16,9 @@ for (const backend of backends) {
     const path = join(dir, 'missing', 'a.json');
     await assert.rejects(lock(path, { backend }), (error) => {
       assert.equal(error.code, 'ENOENT');
-      assert.equal(error.path, `${path}.lock`);
+      assert.equal(error.errno, -constants.errno.ENOENT);
+      assert.equal(error.path, path, 'path is the path asked for, as on every error');
+      assert.equal(error.lockfilePath, `${path}.lock`, 'lockfilePath is the file the call failed on');
       assert.ok(error.message.includes(`${path}.lock`));
       assert.match(error.message, /folder does not exist/);
       return true;
@@ -29,6 +31,8 @@ for (const backend of backends) {
     mkdirSync(`${path}.lock`);
     await assert.rejects(lock(path, { backend, timeout: 5000 }), (error) => {
       assert.equal(error.code, 'EISDIR');
+      assert.equal(error.errno, -constants.errno.EISDIR);
+      assert.deepEqual([error.path, error.lockfilePath], [path, `${path}.lock`]);
       assert.ok(error.message.includes(`${path}.lock`));
       assert.match(error.message, /is a directory/);
       return true;
@@ -155,8 +159,10 @@ test('ENOLCK (NFS without a lock manager), which libuv may not name, is named fr
   // No file system here refuses flock, so the error is built as the backends build it.
   const { systemError } = await import('../dist/common/errors.js');
   const { ENOLCK } = constants.errno;
-  const error = systemError(ENOLCK, 'flock', '/data/a.json.lock', 'lock');
-  assert.deepEqual([error.code, error.errno, error.syscall, error.path], ['ENOLCK', -ENOLCK, 'flock', '/data/a.json.lock']);
+  const error = systemError(-ENOLCK, 'flock', { path: '/data/a.json', lockfilePath: '/data/a.json.lock' }, 'lock');
+  assert.deepEqual([error.code, error.errno, error.syscall, error.path, error.lockfilePath], ['ENOLCK', -ENOLCK, 'flock', '/data/a.json', '/data/a.json.lock']);
   assert.match(error.message, /^lockedfile: cannot lock \/data\/a\.json\.lock: the file system cannot lock files \(NFS/);
   assert.doesNotMatch(error.message, /Unknown system error/);
+  // One sign convention, Node's: a positive number is a caller's mistake, not an errno to guess at.
+  assert.throws(() => systemError(ENOLCK, 'flock', { path: '/data/a.json', lockfilePath: '/data/a.json.lock' }, 'lock'), RangeError);
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LockTimeoutError, tryLock, updateFile, writeFileAtomic } from 'lockedfile';
@@ -103,6 +104,8 @@ test('a directory as the target rejects; nothing is left behind', async (t) => {
   let called = false;
   await assert.rejects(updateFile(join(dir, 'folder'), () => ((called = true), 'x')), (error) => {
     assert.equal(error.code, 'EISDIR');
+    assert.equal(error.errno, -constants.errno.EISDIR, 'Node\'s shape: errno and syscall too');
+    assert.equal(typeof error.syscall, 'string');
     assert.ok(error.message.includes(join(dir, 'folder')), error.message);
     return true;
   });

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from '
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { readJsonc, tryLock, updateJsonc } from 'lockedfile';
+import { JsoncParseError, LockError, readJsonc, tryLock, updateJsonc } from 'lockedfile';
 import { moduleFile, run } from './helpers/children.js';
 import { tempDir } from './helpers/temp.js';
 import { entry } from './helpers/package.js';
@@ -72,6 +72,8 @@ test('a file that is not valid JSONC rejects with EJSONCPARSE, line and column; 
   let called = false;
   await assert.rejects(updateJsonc(file, () => ((called = true), {})), (error) => {
     assert.equal(error.code, 'EJSONCPARSE');
+    assert.ok(error instanceof JsoncParseError && error instanceof LockError, 'one error family');
+    assert.equal(error.path, file);
     assert.equal(error.line, 3);
     assert.equal(error.column, 8);
     assert.ok(error.message.includes(`${file}:3:8`));

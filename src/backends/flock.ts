@@ -14,6 +14,7 @@ const { EWOULDBLOCK = 11, ETIMEDOUT = 110 } = constants.errno;
 class FlockTicket implements Ticket {
   constructor(
     readonly key: string,
+    readonly path: string,
     readonly lockfilePath: string,
     /** -1 once closed, and while a wait owns it (it hands back the descriptor that holds the lock). */
     public fd: number,
@@ -57,7 +58,7 @@ function granted(addon: FlockAddon, ticket: FlockTicket, shared: boolean): void 
 
 function failed(ticket: FlockTicket, errno: number): Error {
   ticket.fd = -1;
-  return systemError(errno, 'flock', ticket.lockfilePath, 'lock');
+  return systemError(errno, 'flock', ticket, 'lock');
 }
 
 export const flockBackend: Backend<FlockTicket> = {
@@ -66,15 +67,15 @@ export const flockBackend: Backend<FlockTicket> = {
 
   open({ path, lockfilePath }: LockTarget, options: BackendOptions): FlockTicket {
     const fd = loadAddon(path, lockfilePath).open(lockfilePath, options.mode, ident);
-    if (fd < 0) throw systemError(fd, 'open', lockfilePath, 'open the lock file');
-    return new FlockTicket(`${ident[0]}:${ident[1]}`, lockfilePath, fd);
+    if (fd < 0) throw systemError(fd, 'open', { path, lockfilePath }, 'open the lock file');
+    return new FlockTicket(`${ident[0]}:${ident[1]}`, path, lockfilePath, fd);
   },
 
   tryAcquire(ticket: FlockTicket, shared: boolean): boolean {
     const addon = loadAddon();
     const errno = addon.flock(ticket.fd, operation(addon, shared) | addon.LOCK_NB);
-    if (errno === EWOULDBLOCK) return false;
-    if (errno !== 0) throw systemError(errno, 'flock', ticket.lockfilePath, 'lock');
+    if (errno === -EWOULDBLOCK) return false;
+    if (errno !== 0) throw systemError(errno, 'flock', ticket, 'lock');
     granted(addon, ticket, shared);
     return true;
   },
@@ -94,7 +95,7 @@ export const flockBackend: Backend<FlockTicket> = {
         granted(addon, ticket, shared);
         resolve();
       });
-      if (id < 0) return reject(systemError(id, 'flock', ticket.lockfilePath, 'start a wait for'));
+      if (id < 0) return reject(systemError(id, 'flock', ticket, 'start a wait for'));
       ticket.fd = -1;
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
@@ -106,7 +107,7 @@ export const flockBackend: Backend<FlockTicket> = {
     const op = operation(addon, shared);
     if (timeoutMs === Infinity) {
       const errno = addon.flock(ticket.fd, op);
-      if (errno !== 0) throw systemError(errno, 'flock', ticket.lockfilePath, 'lock');
+      if (errno !== 0) throw systemError(errno, 'flock', ticket, 'lock');
     } else {
       const fd = addon.waitSync(ticket.fd, op, timeoutMs);
       ticket.fd = -1; // the wait's now: parked, closed, or handed back below

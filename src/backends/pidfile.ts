@@ -9,11 +9,11 @@ import { basename, dirname, join } from 'node:path';
 import { constants } from 'node:os';
 import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
 import { canonicalPath } from '../common/paths.js';
-import { LockError, errorCode, systemError } from '../common/errors.js';
+import { LockError, errnoOf, errorCode, systemError } from '../common/errors.js';
 import { type HolderRecord, describe, isDead, isLocal, ownIdentity, parseRecord } from './holder.js';
 import { delays, sleep, sleepSync } from '../common/retry.js';
 
-const { EISDIR = 21, EINVAL = 22 } = constants.errno;
+const { EEXIST = 17, EISDIR = 21, EINVAL = 22 } = constants.errno;
 
 /**
  * An empty lock file younger than this may be a peer's on a file system without link(), between
@@ -62,19 +62,15 @@ function freshRecord(): Fresh {
   return { nonce, text: `${JSON.stringify({ ...ownIdentity(), since: Date.now(), nonce })}\n` };
 }
 
-function errnoOf(error: unknown): number {
-  return (error as NodeJS.ErrnoException).errno ?? -1;
-}
-
 /** Creates `file` holding `text` with 'wx'; its inode, or undefined if it already exists. */
-function createExclusive(file: string, text: string, mode: number, lockfilePath: string): number | undefined {
+function createExclusive(file: string, text: string, mode: number, target: LockTarget): number | undefined {
   let fd: number;
   try {
     // 'wx' is O_CREAT|O_EXCL: atomic, and never follows a symlink planted at `file`.
     fd = openSync(file, 'wx', mode);
   } catch (error) {
     if (errorCode(error) === 'EEXIST') return undefined;
-    throw systemError(errnoOf(error), 'open', lockfilePath, 'create the lock file');
+    throw systemError(errnoOf(error), 'open', target, 'create the lock file');
   }
   try {
     writeFileSync(fd, text);
@@ -83,7 +79,7 @@ function createExclusive(file: string, text: string, mode: number, lockfilePath:
     closeSync(fd);
     fd = -1;
     unlinkIfPresent(file);
-    throw systemError(errnoOf(error), 'write', lockfilePath, 'write the lock file');
+    throw systemError(errnoOf(error), 'write', target, 'write the lock file');
   } finally {
     if (fd >= 0) closeSync(fd);
   }
@@ -97,37 +93,39 @@ function createExclusive(file: string, text: string, mode: number, lockfilePath:
  * holder stalled between create and write used to look like a dead one). Only where the file
  * system has no hard links is the file created and filled in two steps.
  */
-function publish(file: string, mine: Fresh, mode: number, lockfilePath: string): number | undefined {
+function publish(file: string, mine: Fresh, mode: number, target: LockTarget): number | undefined {
+  const { lockfilePath } = target;
   const temp = join(dirname(lockfilePath), `.${basename(lockfilePath)}.${mine.nonce}.pending`);
-  const ino = createExclusive(temp, mine.text, mode, lockfilePath);
-  if (ino === undefined) throw systemError(-17, 'open', temp, 'create the lock file');
+  const ino = createExclusive(temp, mine.text, mode, target);
+  // A fresh UUID's name taken: only someone who read our nonce could have planted it.
+  if (ino === undefined) throw systemError(-EEXIST, 'open', target, 'create the lock file');
   try {
     linkSync(temp, file);
     return ino;
   } catch (error) {
     const code = errorCode(error);
     if (code === 'EEXIST') return undefined;
-    if (code !== undefined && NO_LINKS.has(code)) return createExclusive(file, mine.text, mode, lockfilePath);
-    throw systemError(errnoOf(error), 'link', lockfilePath, 'create the lock file');
+    if (code !== undefined && NO_LINKS.has(code)) return createExclusive(file, mine.text, mode, target);
+    throw systemError(errnoOf(error), 'link', target, 'create the lock file');
   } finally {
     unlinkIfPresent(temp);
   }
 }
 
 /** Reads `file` as it is now; undefined if it is gone. */
-function inspect(file: string, lockfilePath: string): Instance | undefined {
+function inspect(file: string, target: LockTarget): Instance | undefined {
   let fd: number;
   try {
     // Never blocks on a FIFO planted at the lock path, never follows a symlink there.
     fd = openSync(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOFOLLOW ?? 0));
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
-    throw systemError(errnoOf(error), 'open', lockfilePath, 'read the lock file');
+    throw systemError(errnoOf(error), 'open', target, 'read the lock file');
   }
   try {
     // Stat and read one descriptor, so that the mtime and the record belong to one version.
     const stats = fstatSync(fd);
-    if (!stats.isFile()) throw systemError(stats.isDirectory() ? EISDIR : EINVAL, 'open', lockfilePath, 'use the lock file');
+    if (!stats.isFile()) throw systemError(stats.isDirectory() ? -EISDIR : -EINVAL, 'open', target, 'use the lock file');
     // At most 4 KiB + 1: a hostile file may be huge, and anything longer is not a record anyway.
     const buffer = Buffer.alloc(READ_LIMIT);
     let length = 0;
@@ -182,15 +180,15 @@ function replaceStale(ticket: PidTicket, file: string, victim: Instance, mine: F
   const { mode, stale } = ticket.options;
   // victim.id is a checked UUID or numbers from fstat: the claim stays beside the lock file.
   const claim = `${lockfilePath}.${victim.id}.takeover`;
-  let ino = publish(claim, mine, mode, lockfilePath);
+  let ino = publish(claim, mine, mode, ticket.target);
   if (ino === undefined) {
-    const rival = inspect(claim, lockfilePath);
+    const rival = inspect(claim, ticket.target);
     if (depth >= MAX_CLAIM_DEPTH || !rival || !isStale(rival, stale)) return undefined;
     ino = replaceStale(ticket, claim, rival, mine, depth + 1);
     if (ino === undefined) return undefined;
   }
   try {
-    if (inspect(file, lockfilePath)?.id === victim.id) {
+    if (inspect(file, ticket.target)?.id === victim.id) {
       renameSync(claim, file);
       return ino;
     }
@@ -205,7 +203,7 @@ function refresh(ticket: PidTicket): void {
   const nonce = ticket.nonce;
   if (nonce === undefined) return;
   try {
-    if (inspect(ticket.lockfilePath, ticket.lockfilePath)?.id === nonce) {
+    if (inspect(ticket.lockfilePath, ticket.target)?.id === nonce) {
       const now = new Date();
       utimesSync(ticket.lockfilePath, now, now);
       return;
@@ -223,7 +221,7 @@ function refresh(ticket: PidTicket): void {
 
 /** Whether the lock file is, right now, the very file we published with our nonce. */
 function isOurs(ticket: PidTicket, ino: number, nonce: string): boolean {
-  const now = inspect(ticket.lockfilePath, ticket.lockfilePath);
+  const now = inspect(ticket.lockfilePath, ticket.target);
   return now !== undefined && now.ino === ino && now.id === nonce;
 }
 
@@ -239,10 +237,10 @@ function tryAcquire(ticket: PidTicket): boolean {
   const mine = freshRecord();
   // Twice: a lock released between our create and our read is simply free again.
   for (let attempt = 0; attempt < 2; attempt++) {
-    const ino = publish(lockfilePath, mine, options.mode, lockfilePath);
+    const ino = publish(lockfilePath, mine, options.mode, ticket.target);
     // Held only once confirmed: the path names our own file, with our nonce.
     if (ino !== undefined) return isOurs(ticket, ino, mine.nonce) && held(ticket, mine.nonce);
-    const found = inspect(lockfilePath, lockfilePath);
+    const found = inspect(lockfilePath, ticket.target);
     if (!found) continue;
     if (!found.record) {
       // Never a half-made file of ours (they are published whole), except on a file system
@@ -268,7 +266,7 @@ export const pidfileBackend: Backend<PidTicket> = {
     try {
       key = canonicalPath(target.lockfilePath);
     } catch (error) {
-      throw systemError(errnoOf(error), 'realpath', target.lockfilePath, 'create the lock file');
+      throw systemError(errnoOf(error), 'realpath', target, 'create the lock file');
     }
     return new PidTicket(key, target, options);
   },
@@ -299,12 +297,12 @@ export const pidfileBackend: Backend<PidTicket> = {
     ticket.nonce = undefined;
     clearInterval(ticket.refresher);
     // Only our own version: after a takeover the file is someone else's lock.
-    if (inspect(ticket.lockfilePath, ticket.lockfilePath)?.id === nonce) unlinkIfPresent(ticket.lockfilePath);
+    if (inspect(ticket.lockfilePath, ticket.target)?.id === nonce) unlinkIfPresent(ticket.lockfilePath);
   },
 
   describeHolder(lockfilePath: string): string | undefined {
     try {
-      const record = inspect(lockfilePath, lockfilePath)?.record;
+      const record = inspect(lockfilePath, { path: lockfilePath, lockfilePath })?.record;
       return record && describe(record);
     } catch {
       return undefined;

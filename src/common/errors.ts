@@ -2,8 +2,8 @@ import { type Stats, accessSync, constants as fsConstants, lstatSync } from 'nod
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
-/** The stable `code` strings this package's own lock errors carry. */
-export type LockErrorCode = 'ELOCKTIMEOUT' | 'ELOCKUPGRADE' | 'ELOCKHELD' | 'ELOCKBACKEND' | 'ELOCKFOREIGN' | 'ELOCKSYMLINK';
+/** The stable `code` strings this package's own errors carry (system errors keep Node's codes). */
+export type LockErrorCode = 'ELOCKTIMEOUT' | 'ELOCKUPGRADE' | 'ELOCKHELD' | 'ELOCKBACKEND' | 'ELOCKFOREIGN' | 'ELOCKSYMLINK' | 'EJSONCPARSE';
 
 /**
  * LockError is any failure this package reports itself, with a stable `code`, the `path` asked
@@ -95,20 +95,55 @@ function foreignLockFile(lockfilePath: string): string | undefined {
   );
 }
 
+/** The lock a system error is about: the path asked for and the lock file the call failed on. */
+export interface LockFileSubject {
+  readonly path: string;
+  readonly lockfilePath: string;
+}
+
+/** A system error about a lock file: Node's shape, plus the lock file beside the user's path. */
+export interface LockFileError extends NodeJS.ErrnoException {
+  code: string;
+  errno: number;
+  syscall: string;
+  /** The path whose lock this was (as LockError's `path`). */
+  path: string;
+  /** The lock file the system call failed on. */
+  lockfilePath: string;
+}
+
 /**
- * systemError builds an error in the shape of Node's own fs errors (`code`, `errno`, `syscall`,
- * `path`), with a message that names the path and says what to do.
+ * systemError builds the error for a system call on a lock file that failed with `errno`, which
+ * is negative as in Node's own errors (and the addon's results). It has Node's shape (`code`,
+ * `errno`, `syscall`), `path` the path asked for and `lockfilePath` the file the call failed
+ * on, and a message that names both and says what to do.
  */
-export function systemError(errno: number, syscall: string, lockfilePath: string, doing: string): NodeJS.ErrnoException {
-  const positive = Math.abs(errno);
-  const code = errnoName(positive);
+export function systemError(errno: number, syscall: string, { path, lockfilePath }: LockFileSubject, doing: string): LockFileError {
+  if (!(errno < 0)) throw new RangeError(`lockedfile: internal: errno ${errno} from ${syscall} is not negative`);
+  const code = errnoName(-errno);
   const advice = (code === 'EACCES' && foreignLockFile(lockfilePath)) || openAdvice[code] || 'see the code for the cause';
-  const error: NodeJS.ErrnoException = new Error(`lockedfile: cannot ${doing} ${lockfilePath}: ${advice} (${code}).`);
-  error.code = code;
-  error.errno = -positive;
-  error.syscall = syscall;
-  error.path = lockfilePath;
-  return error;
+  const about = lockfilePath === `${path}.lock` ? '' : ` (the lock file of ${path})`;
+  const error = new Error(`lockedfile: cannot ${doing} ${lockfilePath}${about}: ${advice} (${code}).`) as LockFileError;
+  return Object.assign(error, { code, errno, syscall, path, lockfilePath });
+}
+
+/**
+ * fileError builds, in Node's shape (`code`, `errno`, `syscall`, `path`), a system error this
+ * package finds itself (a directory where a file should be, a FIFO, too many links): callers
+ * handle it as they would Node's own. `message` follows "lockedfile: ".
+ */
+export function fileError(code: string, syscall: string, path: string, message: string): NodeJS.ErrnoException {
+  const errno = (constants.errno as Record<string, number | undefined>)[code];
+  return Object.assign(new Error(`lockedfile: ${message}`), { code, errno: errno === undefined ? undefined : -errno, syscall, path });
+}
+
+/** The negative errno of a Node system error, from its code (its own `errno` differs in sign between runtimes). */
+export function errnoOf(error: unknown): number {
+  const code = errorCode(error);
+  const known = code === undefined ? undefined : (constants.errno as Record<string, number | undefined>)[code];
+  if (known !== undefined) return -known;
+  const errno = (error as NodeJS.ErrnoException | undefined)?.errno;
+  return typeof errno === 'number' && errno !== 0 ? -Math.abs(errno) : -(constants.errno.EIO ?? 5);
 }
 
 /**

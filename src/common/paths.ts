@@ -1,7 +1,7 @@
 import { type Stats, lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, parse, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LockError } from './errors.js';
+import { LockError, fileError } from './errors.js';
 
 /**
  * canonicalPath names a file the same way however its folder is spelled (relative, absolute,
@@ -61,7 +61,7 @@ function walk(path: string, file: string): string {
     const info = lstatSync(next, { throwIfNoEntry: names.length > 0 });
     if (info === undefined) return next;
     if (info.isSymbolicLink()) {
-      if (++links > MAX_LINKS) throw Object.assign(new Error(`lockedfile: too many symbolic links in ${path}`), { code: 'ELOOP', path });
+      if (++links > MAX_LINKS) throw fileError('ELOOP', 'stat', path, `too many symbolic links in ${path}`);
       checkLink(path, next, info, folder);
       const target = readlinkSync(next);
       const { root: top } = parse(target); // '' for a relative target
@@ -70,7 +70,7 @@ function walk(path: string, file: string): string {
       continue;
     }
     if (names.length > 0 && !info.isDirectory()) {
-      throw Object.assign(new Error(`ENOTDIR: ${next} is not a folder`), { code: 'ENOTDIR', path: next });
+      throw fileError('ENOTDIR', 'stat', next, `${next} is not a folder`);
     }
     folder = next;
   }

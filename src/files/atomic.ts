@@ -13,7 +13,7 @@ import { readdir, unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { basename, dirname, join } from 'node:path';
 import { pidNamespace } from '../common/process.js';
-import { LockError, errorCode, explained } from '../common/errors.js';
+import { LockError, errorCode, explained, fileError } from '../common/errors.js';
 import { resolveTarget, toPath } from '../common/paths.js';
 import { defaultRetry, delays, sleep } from '../common/retry.js';
 
@@ -206,7 +206,7 @@ export async function replaceFile(target: string, bytes: string | Uint8Array, op
     throw new LockError('ELOCKSYMLINK', shown, `will not write ${shown}: ${target} became a symbolic link after the path was resolved. Nothing was written.`);
   }
   if (existing?.isDirectory()) {
-    throw Object.assign(new Error(`lockedfile: cannot write ${shown}: it is a directory.`), { code: 'EISDIR', path: shown });
+    throw fileError('EISDIR', 'open', shown, `cannot write ${shown}: it is a directory.`);
   }
   const temp = tempName(target);
   let fd: number | undefined;

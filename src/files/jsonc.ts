@@ -1,6 +1,7 @@
 // JSONC that people also edit by hand: read with comments and trailing commas, and a new value
 // written back as the smallest edits to the old text (jsonc/edit.ts), so that every comment and
 // the formatting of everything that did not change stay byte for byte.
+import { LockError } from '../common/errors.js';
 import { editJsoncText } from './jsonc/edit.js';
 import { parseJsoncFast } from './jsonc/fast.js';
 import { JsoncSyntaxError, type Parsed, eolOf, parseJsoncText } from './jsonc/parse.js';
@@ -10,17 +11,17 @@ import { setRecent } from './recent.js';
 export { checkJsonValue, cloneJson, sameJson };
 export type { Parsed };
 
-/** JsoncParseError: the file is not valid JSONC. `line` and `column` are 1-based. */
-export class JsoncParseError extends Error {
+/** JsoncParseError: the file is not valid JSONC; it was left as it is. `line` and `column` are 1-based. */
+export class JsoncParseError extends LockError {
   override readonly name = 'JsoncParseError';
-  readonly code = 'EJSONCPARSE';
+  declare readonly code: 'EJSONCPARSE';
   constructor(
-    readonly path: string,
+    path: string,
     readonly line: number,
     readonly column: number,
     problem: string,
   ) {
-    super(`lockedfile: ${path}:${line}:${column}: not valid JSONC (${problem}). Fix the file by hand; it was left as it is.`);
+    super('EJSONCPARSE', path, `${path}:${line}:${column}: not valid JSONC (${problem}). Fix the file by hand; it was left as it is.`);
   }
 }
 

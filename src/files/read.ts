@@ -2,7 +2,7 @@
 // bytes as UTF-8 text, never a wait on a FIFO or an endless read of a device planted there.
 import { isAscii, isUtf8 } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
-import { errorCode } from '../common/errors.js';
+import { errorCode, fileError } from '../common/errors.js';
 
 /** O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused right after, by type). */
 const READ = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
@@ -36,12 +36,10 @@ export function readRegularFile(file: string, flags = READ): Buffer | undefined 
   }
   try {
     const info = fstatSync(fd);
-    if (info.isDirectory()) throw Object.assign(new Error(`lockedfile: cannot read ${file}: it is a directory.`), { code: 'EISDIR', path: file });
+    if (info.isDirectory()) throw fileError('EISDIR', 'read', file, `cannot read ${file}: it is a directory.`);
     if (!info.isFile()) {
-      throw Object.assign(new Error(`lockedfile: will not read ${file}: it is not a regular file (a FIFO, a device or a socket), and only regular files are read and replaced. Nothing was read or written.`), {
-        code: 'EINVAL',
-        path: file,
-      });
+      const why = 'it is not a regular file (a FIFO, a device or a socket), and only regular files are read and replaced. Nothing was read or written.';
+      throw fileError('EINVAL', 'read', file, `will not read ${file}: ${why}`);
     }
     return readFileSync(fd);
   } finally {
@@ -57,8 +55,6 @@ export function decodeText(bytes: Buffer, file: string): string {
   const decoded = Buffer.from(bytes.toString('utf8'));
   let offset = 0;
   while (offset < bytes.length && bytes[offset] === decoded[offset]) offset++;
-  throw Object.assign(
-    new Error(`lockedfile: ${file} is not UTF-8 text (byte ${offset} is not): it was left as it is, since rewriting it would change bytes nobody meant to change. Convert it to UTF-8 first.`),
-    { code: 'EILSEQ', path: file },
-  );
+  const why = 'it was left as it is, since rewriting it would change bytes nobody meant to change. Convert it to UTF-8 first.';
+  throw fileError('EILSEQ', 'read', file, `${file} is not UTF-8 text (byte ${offset} is not): ${why}`);
 }

@@ -3,7 +3,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import { dirname } from 'node:path';
 import { type WriteOptions, nextTurn, removeTempFiles, replaceFile, syncFolder, syncsData, syncsFolder, writeTarget } from './atomic.js';
-import { LockError, errorCode, explained } from '../common/errors.js';
+import { LockError, errorCode, explained, fileError } from '../common/errors.js';
 import { JsoncParseError, type Parsed, checkJsonValue, cloneJson, editJsonc, parseJsonc, parseJsoncForEdit } from './jsonc.js';
 import { heldLocks, holdsLocks, runHolding, withLock } from '../lock/api.js';
 import type { LockOptions } from '../lock/options.js';
@@ -208,12 +208,7 @@ export interface JsoncOptions<T> extends UpdateOptions {
 }
 
 function missing(file: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`lockedfile: ${file} does not exist. Pass opts.default to start it with a value.`), {
-    code: 'ENOENT',
-    errno: -2,
-    syscall: 'open',
-    path: file,
-  });
+  return fileError('ENOENT', 'open', file, `${file} does not exist. Pass opts.default to start it with a value.`);
 }
 
 /**
