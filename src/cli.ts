@@ -3,14 +3,12 @@
 // path, or say whether that lock is held. Shell scripts and other tools share the same locks as
 // the library (with the flock backend, flock(1) and Python's fcntl.flock too).
 import { spawn } from 'node:child_process';
-import { lstatSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { BackendChoice } from './backends/select.js';
-import { LockTimeoutError } from './common/errors.js';
-import { lock, lockDescriptor } from './lock/api.js';
-import type { LockHandle } from './lock/hold.js';
-import { resolveTarget } from './common/paths.js';
+import { type BackendChoice, type LockHandle, LockTimeoutError, type LockStatus, lock, lockStatus } from './index.js';
+// Not public: the descriptor that holds a flock lock, which the command inherits.
+import { lockDescriptor } from './lock/api.js';
 
 const usage = `Usage:
   lockedfile [--shared] [--timeout MS | --nonblock] [--backend B] [--lockfile LOCK] PATH -- COMMAND [ARGS...]
@@ -159,37 +157,20 @@ async function run({ path, command, ...options }: Extract<Invocation, { kind: 'r
 }
 
 /** Says whether the lock is free (0) or held (1), and by whom where it is known. */
-async function status({ path, backend, lockfilePath: given }: Extract<Invocation, { kind: 'status' }>): Promise<never> {
-  // Asking must not leave a lock file behind where there was none. lstat, not open: whatever
-  // sits at the lock path (a FIFO, say) is the library's to judge.
-  let lockfilePath: string;
+function status({ path, backend, lockfilePath }: Extract<Invocation, { kind: 'status' }>): never {
+  let found: LockStatus;
   try {
-    lockfilePath = given ?? `${resolveTarget(path)}.lock`;
+    found = lockStatus(path, lockfilePath === undefined ? { backend } : { backend, lockfilePath });
   } catch (error) {
-    fail(`cannot tell whether ${path} is locked: ${(error as Error).message.replace(/^lockedfile: /, '')}`, EXIT.unavailable);
+    fail(`cannot tell whether ${path} is locked: ${reason(error)}`, EXIT.unavailable);
   }
-  if (!lstatSync(lockfilePath, { throwIfNoEntry: false })) {
-    console.log(`${path}: free (no lock file)`);
-    process.exit(EXIT.free);
-  }
-  const probe = async (shared: boolean) => {
-    try {
-      (await lock(path, given === undefined ? { backend, shared, timeout: 0 } : { backend, shared, timeout: 0, lockfilePath: given })).release();
-      return { free: true as const };
-    } catch (error) {
-      if (error instanceof LockTimeoutError) return { free: false as const, holder: error.holder };
-      return fail(reason(error), EXIT.unavailable);
-    }
-  };
-  const exclusive = await probe(false);
-  if (exclusive.free) {
-    console.log(`${path}: free`);
-    process.exit(EXIT.free);
-  }
-  const shared = await probe(true);
-  if (shared.free) console.log(`${path}: held shared${exclusive.holder ? ` by ${exclusive.holder.replace(/ \(shared\)$/, '')}` : ' (by readers that are not recorded)'}`);
-  else console.log(`${path}: held by ${exclusive.holder ?? 'a process that does not record itself (flock(1), Python, ...)'}`);
-  process.exit(EXIT.held);
+  const named = found.holders.slice(0, 3).map((holder) => holder.description);
+  const more = found.holders.length > 3 ? ` and ${found.holders.length - 3} more` : '';
+  const holders = named.length === 0 ? undefined : `${named.join(', ')}${more}`;
+  if (found.state === 'free') console.log(`${path}: free${found.source === 'absent' ? ' (no lock file)' : ''}`);
+  else if (found.state === 'shared') console.log(`${path}: held shared ${holders ? `by ${holders}` : '(by readers that are not recorded)'}`);
+  else console.log(`${path}: held by ${holders ?? 'a process that does not record itself (flock(1), Python, ...)'}`);
+  process.exit(found.state === 'free' ? EXIT.free : EXIT.held);
 }
 
 function version(): string {
@@ -206,5 +187,5 @@ try {
 }
 if (invocation.kind === 'help') console.log(usage);
 else if (invocation.kind === 'version') console.log(version());
-else if (invocation.kind === 'status') await status(invocation);
+else if (invocation.kind === 'status') status(invocation);
 else await run(invocation);

@@ -2,6 +2,9 @@
 export { lock, lockSync, tryLock, tryLockSync, withLock } from './lock/api.js';
 export { type LockSetHandle, lockAll } from './lock/all.js';
 export type { LockHandle } from './lock/hold.js';
+export { type LockStatus, type StatusOptions, lockStatus } from './lock/status.js';
+export type { LockHolder } from './backends/holder.js';
+export { type NameOptions, lockName, namedLockPath, withLockName } from './lock/names.js';
 export type { LockOptions } from './lock/options.js';
 export type { BackendChoice } from './backends/select.js';
 export type { BackendName } from './backends/backend.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { getMetrics, lock, resetMetrics, withLock } from 'lockedfile';
 import { holdLock, runNode } from './helpers/children.js';
@@ -75,6 +76,45 @@ test('events are published on lockedfile:* diagnostics channels', async (t) => {
   assert.match(byName('timeout')[0].holder, new RegExp(`^pid ${child.pid} `));
   assert.ok(byName('timeout')[0].waitMs >= 45);
   assert.equal(typeof byName('release')[0].holdMs, 'number');
+});
+
+test('a wait behind a holder in this same process publishes lockedfile:wait, naming this process', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  const waits = [];
+  const listener = (message) => waits.push(message);
+  subscribe('lockedfile:wait', listener);
+  t.after(() => unsubscribe('lockedfile:wait', listener));
+  const first = await lock(path);
+  const second = lock(path);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(waits.length, 1, 'the second request waits inside this process and says so');
+  assert.equal(waits[0].path, path);
+  assert.match(waits[0].holder, new RegExp(`^pid ${process.pid} `));
+  first.release();
+  (await second).release();
+  assert.equal(waits.length, 1);
+});
+
+test('getMetrics(path) gives the figures of the locks on one path, apart from the others', async (t) => {
+  const dir = tempDir(t);
+  const [a, b] = [join(dir, 'a.json'), join(dir, 'b.json')];
+  resetMetrics();
+  assert.equal(getMetrics(a).acquired, 0);
+  for (let i = 0; i < 3; i++) (await lock(a)).release();
+  const held = await lock(b);
+  const queued = lock(b, { timeout: 30 }).catch((error) => error.code);
+  assert.equal(await queued, 'ELOCKTIMEOUT');
+  const onA = getMetrics(a);
+  const onB = getMetrics(pathToFileURL(b));
+  assert.deepEqual([onA.acquired, onA.released, onA.held, onA.timeouts, onA.waitMs.count, onA.holdMs.count], [3, 3, 0, 0, 3, 3]);
+  assert.deepEqual([onB.acquired, onB.released, onB.held, onB.timeouts], [1, 0, 1, 1]);
+  assert.equal(getMetrics(relative(process.cwd(), a)).acquired, 3, 'a relative spelling is the same path');
+  assert.equal(getMetrics().acquired, onA.acquired + onB.acquired, 'the process figures are the sum (nothing else was held here)');
+  held.release();
+  assert.equal(getMetrics(b).held, 0);
+  resetMetrics();
+  assert.equal(getMetrics(a).acquired, 0, 'reset starts the path figures afresh too');
+  assert.equal(getMetrics(join(dir, 'never.json')).acquired, 0);
 });
 
 test('NODE_DEBUG=lockedfile prints acquire, wait, timeout and release lines with pid, path and ms', async (t) => {

@@ -1,4 +1,5 @@
 import type { RetryOptions } from '../common/retry.js';
+import type { LockHolder } from './holder.js';
 
 /** The names of the lock backends. */
 export type BackendName = 'flock' | 'pidfile';
@@ -11,6 +12,19 @@ export interface BackendOptions {
   readonly retry: RetryOptions;
   /** pidfile: ms without refresh after which a lock from another host is stale. */
   readonly stale: number;
+}
+
+/** What a backend can tell of a lock without waiting for it. */
+export interface Probe {
+  readonly state: 'free' | 'shared' | 'exclusive';
+  /** Who holds it, where that is known; empty when free. */
+  readonly holders: readonly LockHolder[];
+  /**
+   * How it was told: 'kernel' (Linux's table of locks: nothing was locked), 'probe' (a try
+   * that took the lock and let it go at once, where the kernel lists no holder), 'record' (the
+   * pid file).
+   */
+  readonly source: 'kernel' | 'probe' | 'record';
 }
 
 /** What is locked: a path, and the lock file that guards it. */
@@ -51,6 +65,8 @@ export interface Backend<T extends Ticket = Ticket> {
   acquireSync(ticket: T, shared: boolean, timeoutMs: number): boolean;
   /** Drops the lock, if held, and closes the ticket. Idempotent. */
   release(ticket: T): void;
-  /** Who holds the lock, as recorded in the lock file, if anyone is recorded. */
+  /** Who holds the lock, in one line, if that can be told. */
   describeHolder(lockfilePath: string): string | undefined;
+  /** Whether the lock file, which exists, is locked and by whom, without waiting and without writing to it. */
+  status(target: LockTarget, options: BackendOptions): Probe;
 }

@@ -3,9 +3,9 @@
 // dies, so nothing here ever guesses staleness, and the lock file is never unlinked (a waiter
 // that opened the old file would lock an orphan while a newcomer locks a fresh file).
 import { constants } from 'node:os';
-import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
+import type { Backend, BackendOptions, LockTarget, Probe, Ticket } from './backend.js';
 import { abortReason, systemError } from '../common/errors.js';
-import { MAX_RECORD_BYTES, describe, describeFlockHolders, isDead, ownIdentity, parseRecord, readLockFile } from './holder.js';
+import { MAX_RECORD_BYTES, describe, describeHolders, holderFromKernel, holderFromRecord, isDead, ownIdentity, parseRecord, recordOf } from './holder.js';
 import { flockHolders } from '../common/process.js';
 import { type FlockAddon, loadAddon } from './addon.js';
 
@@ -129,13 +129,38 @@ export const flockBackend: Backend<FlockTicket> = {
   },
 
   describeHolder(lockfilePath: string): string | undefined {
-    const text = readLockFile(lockfilePath);
-    const record = text === undefined ? undefined : parseRecord(text);
+    const record = recordOf(lockfilePath);
     // The kernel knows who holds the lock (Linux); the record only who last held it exclusively.
     // Where the kernel lists none (a holder in another pid namespace or on another NFS host;
     // btrfs and some overlayfs mounts name the file differently), the record is all there is.
-    const named = describeFlockHolders(flockHolders(lockfilePath) ?? [], record);
+    const named = describeHolders((flockHolders(lockfilePath) ?? []).map((holder) => holderFromKernel(holder, record)));
     if (named) return named;
     return record && !isDead(record) ? `an unknown process (the last recorded holder is ${describe(record)})` : undefined;
+  },
+
+  status(target: LockTarget, options: BackendOptions): Probe {
+    const { lockfilePath } = target;
+    const record = recordOf(lockfilePath);
+    const listed = flockHolders(lockfilePath);
+    if (listed !== undefined && listed.length > 0) {
+      return { state: listed[0]!.shared ? 'shared' : 'exclusive', holders: listed.map((holder) => holderFromKernel(holder, record)), source: 'kernel' };
+    }
+    // Not listed (see describeHolder), or no list (not Linux): flock itself is asked, without
+    // waiting and without writing a record. A free lock is taken for an instant.
+    const addon = loadAddon(target.path, lockfilePath);
+    const fd = addon.open(lockfilePath, options.mode, ident);
+    if (fd < 0) throw systemError(fd, 'open', target, 'open the lock file');
+    try {
+      for (const [op, state] of [[addon.LOCK_EX, 'free'], [addon.LOCK_SH, 'shared']] as const) {
+        const errno = addon.flock(fd, op | addon.LOCK_NB);
+        if (errno === 0) return { state, holders: [], source: 'probe' };
+        if (errno !== -EWOULDBLOCK) throw systemError(errno, 'flock', target, 'probe');
+      }
+      // The record names the last exclusive holder: the holder now, if that process lives.
+      return { state: 'exclusive', holders: record && !isDead(record) ? [holderFromRecord(record)] : [], source: 'probe' };
+    } finally {
+      addon.flock(fd, addon.LOCK_UN);
+      addon.close(fd);
+    }
   },
 };

@@ -130,17 +130,50 @@ export function describeProcess(pid: number): string {
   return `pid ${pid} (${processCommand(pid) ?? 'command unknown'}) on host ${ownIdentity().hostname}${since}`;
 }
 
+/** LockHolder is a process that holds a lock, as far as this host can tell. */
+export interface LockHolder {
+  /** Its pid on its host; 0 for a process outside this pid namespace. */
+  readonly pid: number;
+  readonly hostname: string;
+  /** Its command line, shortened ("node persona.js"), where known. */
+  readonly command?: string;
+  /** When it took the lock (ms since the epoch), where recorded. */
+  readonly since?: number;
+  /** Whether it holds the lock shared. */
+  readonly shared: boolean;
+  /** One line naming it, as messages do: "pid 4242 (node a.js) on host h since 12:00:01". */
+  readonly description: string;
+}
+
+/** holderFromRecord is the holder a lock file's record names. */
+export function holderFromRecord(record: HolderRecord): LockHolder {
+  const { pid, hostname, command, since } = record;
+  return { pid, hostname, command, ...(since !== undefined && { since }), shared: false, description: describe(record) };
+}
+
 /**
- * describeFlockHolders says who holds a flock lock, from the kernel's list of its holders: by
- * the lock file's record where the record's process is the one holding (it knows more), else
- * by what the OS says of each process. Shared holders are all named, up to three.
+ * holderFromKernel is a holder from the kernel's list: named by the lock file's record where the
+ * record's process is the one holding (it knows more), else by what the OS says of the process.
  */
-export function describeFlockHolders(holders: readonly FlockHolder[], record: HolderRecord | undefined): string | undefined {
+export function holderFromKernel({ pid, shared }: FlockHolder, record: HolderRecord | undefined): LockHolder {
+  if (record && record.pid === pid && isLocal(record) && !isDead(record)) return { ...holderFromRecord(record), shared };
+  const command = pid > 0 ? processCommand(pid) : undefined;
+  return { pid, hostname: ownIdentity().hostname, ...(command !== undefined && { command }), shared, description: describeProcess(pid) };
+}
+
+/** describeHolders says who holds a lock in one line: the first three holders, and how many more. */
+export function describeHolders(holders: readonly LockHolder[]): string | undefined {
   if (holders.length === 0) return undefined;
-  const named = holders.slice(0, 3).map(({ pid }) => (record && record.pid === pid && isLocal(record) && !isDead(record) ? describe(record) : describeProcess(pid)));
+  const named = holders.slice(0, 3).map((holder) => holder.description);
   if (!holders[0]!.shared) return named[0];
   const more = holders.length > 3 ? ` and ${holders.length - 3} more` : '';
   return `${named.join(', ')}${more} (shared)`;
+}
+
+/** recordOf is the record a lock file holds, if it holds a valid one. */
+export function recordOf(lockfilePath: string): HolderRecord | undefined {
+  const text = readLockFile(lockfilePath);
+  return text === undefined ? undefined : parseRecord(text);
 }
 
 /**

@@ -7,10 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, constants as fsConstants, fstatSync, linkSync, openSync, readSync, renameSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { constants } from 'node:os';
-import type { Backend, BackendOptions, LockTarget, Ticket } from './backend.js';
+import type { Backend, BackendOptions, LockTarget, Probe, Ticket } from './backend.js';
 import { canonicalPath } from '../common/paths.js';
 import { LockError, errnoOf, errorCode, systemError } from '../common/errors.js';
-import { type HolderRecord, describe, isDead, isLocal, ownIdentity, parseRecord } from './holder.js';
+import { type HolderRecord, describe, holderFromRecord, isDead, isLocal, ownIdentity, parseRecord } from './holder.js';
 import { delays, sleep, sleepSync } from '../common/retry.js';
 
 const { EEXIST = 17, EISDIR = 21, EINVAL = 22 } = constants.errno;
@@ -307,5 +307,18 @@ export const pidfileBackend: Backend<PidTicket> = {
     } catch {
       return undefined;
     }
+  },
+
+  status(target: LockTarget, options: BackendOptions): Probe {
+    const found = inspect(target.lockfilePath, target);
+    if (!found) return { state: 'free', holders: [], source: 'record' };
+    if (!found.record) {
+      // As tryAcquire judges it: a young empty file is a lock being made; anything else is foreign.
+      if (found.size === 0 && Date.now() - found.mtimeMs < FILLING_MS) return { state: 'exclusive', holders: [], source: 'record' };
+      throw foreignLock(new PidTicket(target.lockfilePath, target, options), found);
+    }
+    // A stale lock is free: the next lock() takes it over.
+    if (isStale(found, options.stale)) return { state: 'free', holders: [], source: 'record' };
+    return { state: 'exclusive', holders: [holderFromRecord(found.record)], source: 'record' };
   },
 };

@@ -2,7 +2,9 @@
 // (NODE_DEBUG=lockedfile) and diagnostics_channel events (lockedfile:*). Each costs nothing
 // measurable when nobody listens.
 import { channel } from 'node:diagnostics_channel';
+import { resolve } from 'node:path';
 import { debuglog } from 'node:util';
+import { toPath } from '../common/paths.js';
 
 /** Summary of a set of durations, in milliseconds. */
 export interface DurationSummary {
@@ -12,7 +14,7 @@ export interface DurationSummary {
   max: number;
 }
 
-/** LockMetrics are this process's lock counters since it started (or since `resetMetrics`). */
+/** LockMetrics are lock counters since the process started (or since `resetMetrics`): the process's, or one path's. */
 export interface LockMetrics {
   /** Locks granted, nested holds included. */
   acquired: number;
@@ -34,18 +36,20 @@ export interface LockMetrics {
 
 /**
  * Histogram keeps durations in buckets growing by 5%, from 1 µs up, so p50 and p99 are within
- * 5% of the truth in constant memory whatever the number of samples.
+ * 5% of the truth in constant memory whatever the number of samples. Only buckets in use are
+ * stored: a path's figures take a few dozen.
  */
 class Histogram {
   private static readonly floorMs = 0.001;
   private static readonly logGrowth = Math.log(1.05);
-  private readonly buckets = new Float64Array(512);
+  private static readonly lastBucket = 511;
+  private readonly buckets = new Map<number, number>();
   private count = 0;
   private max = 0;
 
   record(ms: number): void {
-    const index = ms <= Histogram.floorMs ? 0 : Math.ceil(Math.log(ms / Histogram.floorMs) / Histogram.logGrowth);
-    this.buckets[Math.min(index, this.buckets.length - 1)]! += 1;
+    const index = ms <= Histogram.floorMs ? 0 : Math.min(Histogram.lastBucket, Math.ceil(Math.log(ms / Histogram.floorMs) / Histogram.logGrowth));
+    this.buckets.set(index, (this.buckets.get(index) ?? 0) + 1);
     this.count += 1;
     if (ms > this.max) this.max = ms;
   }
@@ -57,29 +61,73 @@ class Histogram {
   private quantile(q: number): number {
     if (this.count === 0) return 0;
     let seen = 0;
-    for (let index = 0; index < this.buckets.length; index++) {
-      seen += this.buckets[index]!;
+    for (const index of [...this.buckets.keys()].sort((x, y) => x - y)) {
+      seen += this.buckets.get(index)!;
       if (seen >= q * this.count) return Math.min(this.max, Histogram.floorMs * Math.exp(index * Histogram.logGrowth));
     }
     return this.max;
   }
 }
 
-const counters = { acquired: 0, released: 0, contended: 0, timeouts: 0, aborted: 0, takeovers: 0 };
-let waits = new Histogram();
-let holds = new Histogram();
+/** The counters and timings of a process, or of one path in it. */
+class Figures {
+  acquired = 0;
+  released = 0;
+  contended = 0;
+  timeouts = 0;
+  aborted = 0;
+  takeovers = 0;
+  readonly waits = new Histogram();
+  readonly holds = new Histogram();
 
-/** getMetrics returns a snapshot of this process's lock counters and timings. */
-export function getMetrics(): LockMetrics {
-  return { ...counters, held: counters.acquired - counters.released, waitMs: waits.summary(), holdMs: holds.summary() };
+  metrics(): LockMetrics {
+    const { acquired, released, contended, timeouts, aborted, takeovers } = this;
+    // A path's figures may have been dropped while it was held (see MAX_PATHS): never below 0.
+    const held = Math.max(0, acquired - released);
+    return { acquired, released, contended, timeouts, aborted, takeovers, held, waitMs: this.waits.summary(), holdMs: this.holds.summary() };
+  }
+}
+
+/** Paths whose figures are kept, the most recently used: a process may lock millions of files. */
+const MAX_PATHS = 1000;
+
+let all = new Figures();
+let byPath = new Map<string, Figures>();
+
+/** The figures of the process and of the subject's path, that path made the most recently used. */
+function figuresOf(subject: LockSubject): [Figures, Figures] {
+  let mine = byPath.get(subject.path);
+  if (mine) byPath.delete(subject.path);
+  else mine = new Figures();
+  byPath.set(subject.path, mine);
+  if (byPath.size > MAX_PATHS) byPath.delete(byPath.keys().next().value!);
+  return [all, mine];
+}
+
+/**
+ * getMetrics returns a snapshot of this process's lock counters and timings; given a path, those
+ * of the locks on that path (as given, made absolute, like a handle's `path`), kept for the 1,000
+ * paths used most recently.
+ */
+export function getMetrics(path?: string | URL): LockMetrics {
+  if (path === undefined) return all.metrics();
+  return (byPath.get(resolve(toPath(path))) ?? new Figures()).metrics();
 }
 
 /** resetMetrics starts the counters and timings afresh (`held` stays consistent). */
 export function resetMetrics(): void {
-  const held = counters.acquired - counters.released;
-  Object.assign(counters, { acquired: held, released: 0, contended: 0, timeouts: 0, aborted: 0, takeovers: 0 });
-  waits = new Histogram();
-  holds = new Histogram();
+  const held = all.acquired - all.released;
+  all = new Figures();
+  all.acquired = held;
+  const kept = new Map<string, Figures>();
+  for (const [path, figures] of byPath) {
+    const stillHeld = figures.acquired - figures.released;
+    if (stillHeld <= 0) continue;
+    const fresh = new Figures();
+    fresh.acquired = stillHeld;
+    kept.set(path, fresh);
+  }
+  byPath = kept;
 }
 
 /** What every event says about the lock it concerns. */
@@ -151,9 +199,11 @@ function event(subject: LockSubject, extra: Partial<LockEvent>): LockEvent {
 }
 
 export function onAcquired(subject: LockSubject, waitMs: number, contended: boolean): void {
-  counters.acquired += 1;
-  if (contended) counters.contended += 1;
-  waits.record(waitMs);
+  for (const figures of figuresOf(subject)) {
+    figures.acquired += 1;
+    if (contended) figures.contended += 1;
+    figures.waits.record(waitMs);
+  }
   if (listened('acquire')) publish('acquire', event(subject, { waitMs }));
 }
 
@@ -164,17 +214,19 @@ export function onWaiting(subject: LockSubject, holder: () => string | undefined
 }
 
 export function onReleased(subject: LockSubject, holdMs: number): void {
-  counters.released += 1;
-  holds.record(holdMs);
+  for (const figures of figuresOf(subject)) {
+    figures.released += 1;
+    figures.holds.record(holdMs);
+  }
   if (listened('release')) publish('release', event(subject, { holdMs }));
 }
 
 export function onGaveUp(subject: LockSubject, waitMs: number, reason: 'timeout' | 'abort', holder?: string): void {
-  counters[reason === 'timeout' ? 'timeouts' : 'aborted'] += 1;
+  for (const figures of figuresOf(subject)) figures[reason === 'timeout' ? 'timeouts' : 'aborted'] += 1;
   if (listened(reason)) publish(reason, event(subject, holder === undefined ? { waitMs } : { waitMs, holder }));
 }
 
 export function onTakeover(subject: LockSubject, previous: string): void {
-  counters.takeovers += 1;
+  for (const figures of figuresOf(subject)) figures.takeovers += 1;
   if (listened('takeover')) publish('takeover', event(subject, { holder: previous }));
 }
