@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run } from './helpers/children.js';
@@ -103,4 +103,33 @@ test('no built module declares a binding named require (setups that rewrite impo
   for (const name of modules) {
     assert.doesNotMatch(readFileSync(join(dist, name), 'utf8'), /\b(const|let|var|function)\s+require\b/, name);
   }
+});
+
+test('imports run down the layers: no module reaches sideways or back up (files -> lock -> backends -> common)', () => {
+  const src = fileURLToPath(new URL('../src/', import.meta.url));
+  // What each folder may import besides node: built-ins and its own folder.
+  const allowed = {
+    common: [],
+    backends: ['common'],
+    lock: ['common', 'backends'],
+    // The file stack uses the lock stack through its calls and options only.
+    files: ['common', 'lock/api.ts', 'lock/options.ts'],
+  };
+  const modules = readdirSync(src, { recursive: true }).filter((name) => name.endsWith('.ts'));
+  assert.ok(modules.length > 20);
+  const checked = [];
+  for (const name of modules) {
+    const layer = name.split('/')[0];
+    if (!(layer in allowed)) continue;
+    const text = readFileSync(join(src, name), 'utf8');
+    for (const [, specifier] of text.matchAll(/^(?:import|export)\b[^'"]*from '([^']+)'/gm)) {
+      if (specifier.startsWith('node:')) continue;
+      assert.ok(specifier.startsWith('.'), `${name} imports the package ${specifier}`);
+      const target = join(dirname(name), specifier).replace(/\.js$/, '.ts');
+      const ok = target.split('/')[0] === layer || allowed[layer].some((prefix) => target === prefix || target.startsWith(`${prefix}/`));
+      assert.ok(ok, `${name} imports ${target}, outside what the ${layer} layer may use`);
+      checked.push(target);
+    }
+  }
+  assert.ok(checked.length > 40, `${checked.length} imports checked`);
 });
