@@ -1,6 +1,8 @@
 // Timing shared by the benchmarks: every case runs in each of several rounds, interleaved, so a
 // noisy moment on a shared machine hurts every case alike; each case reports its median round.
 import { cpus } from 'node:os';
+// The one internal a benchmark imports: the addon itself, for the floor that the lock's own
+// work is measured against (rawFlockCycle).
 import { loadAddon } from '../dist/backends/addon.js';
 
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -1,13 +1,15 @@
 // What the lock adds to a load-modify-save: a locked updateJsonc against the same read, parse,
 // edit and atomic write done without any lock, in one process on one file.
-//   node bench/update.js [iterations]
+//   node bench/micro/update.js [iterations]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { updateJsonc, writeFileAtomic } from '../dist/index.js';
-import { editJsonc, parseJsonc } from '../dist/files/jsonc.js';
-import { machine, measure } from './measure.js';
+import { updateJsonc, writeFileAtomic } from '../../dist/index.js';
+// Internals on purpose: the unlocked baseline must parse and edit exactly as updateJsonc does,
+// so that the difference measured is the lock and nothing else.
+import { editJsonc, parseJsonc } from '../../dist/files/jsonc.js';
+import { machine, measure } from '../measure.js';
 
 const iterations = Number(process.argv[2] ?? 300);
 const rounds = 7;

@@ -1,11 +1,11 @@
 // Group commit: 32 concurrent updateJsonc calls on one file from one process (a persona server
 // handling many requests) against the same 32 awaited one after another, fsync on.
-//   node bench/group-commit.js [rounds]
+//   node bench/micro/group-commit.js [rounds]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { updateJsonc } from '../dist/index.js';
-import { machine, median } from './measure.js';
+import { updateJsonc } from '../../dist/index.js';
+import { machine, median } from '../measure.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const calls = 32;

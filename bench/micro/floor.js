@@ -1,11 +1,11 @@
 // The floor: what an uncontended lock()+release() costs next to the raw system calls it is
 // made of (open + flock + unlock + close), measured in the same process on the same file.
-//   node bench/floor.js [iterations]
+//   node bench/micro/floor.js [iterations]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lock, lockSync } from '../dist/index.js';
-import { machine, measure, rawFlockCycle } from './measure.js';
+import { lock, lockSync } from '../../dist/index.js';
+import { machine, measure, rawFlockCycle } from '../measure.js';
 
 const iterations = Number(process.argv[2] ?? 50_000);
 const rounds = 7;

@@ -2,15 +2,15 @@
 // concept appended, at about 40 KB, 400 KB, 1.5 MB and 10 MB, in one process, no fsync, against
 //   plain JSON       read, JSON.parse, change, JSON.stringify, atomic write (no comments kept)
 //   jsonc-parser     read, parse, the same two changes with its modify + applyEdits, atomic write
-//   node bench/jsonc-sizes.js [rounds]
+//   node bench/micro/jsonc-sizes.js [rounds]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyEdits, modify, parse } from 'jsonc-parser';
-import { updateJsonc, writeFileAtomic } from '../dist/index.js';
-import { conceptMap as map } from './concept-map.js';
-import { machine, measureFor, median } from './measure.js';
+import { updateJsonc, writeFileAtomic } from '../../dist/index.js';
+import { conceptMap as map } from '../concept-map.js';
+import { machine, measureFor, median } from '../measure.js';
 
 const rounds = Number(process.argv[2] ?? 5);
 const dir = mkdtempSync(join(tmpdir(), 'lockedfile-bench-'));
