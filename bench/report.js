@@ -1,8 +1,11 @@
-// Turns the runner's results into the files the README shows: latest.md (tables with ratios
-// against lockedfile/flock), latest.json (the raw results) and latest.svg (one chart per
-// scenario, plain SVG with no scripts or fonts, so GitHub and any viewer render it as is).
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Turns the runner's results into the files the docs show: latest.md (tables with ratios
+// against lockedfile/flock), latest.json (the raw results), latest.svg (one chart per scenario,
+// plain SVG with no scripts or fonts, so GitHub and any viewer render it as is) and, for a full
+// run, docs/benchmark.md (bench/page.md with the tables put in).
+//   node bench/report.js    rewrites docs/benchmark.md from bench/results/latest.json
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const REFERENCE = 'lockedfile/flock';
 const PEERS = new Set(['proper-lockfile', 'lockfile', 'fs-ext']);
@@ -226,6 +229,15 @@ const line = (x1, y1, x2, y2, stroke, width = 1) =>
 const missing = (x, y, result, prefix = '') =>
   text(x, y, `${prefix}not available: ${result.error ?? 'no result'}`, { fill: '#888', 'font-style': 'italic' });
 
+const page = fileURLToPath(new URL('./page.md', import.meta.url));
+const docsPage = fileURLToPath(new URL('../docs/benchmark.md', import.meta.url));
+
+/** writePage writes docs/benchmark.md: bench/page.md with the report's tables in place of {{tables}}. */
+export function writePage(report) {
+  const tables = markdown(report).replace(/^## Benchmark results\n/, '## Results\n');
+  writeFileSync(docsPage, readFileSync(page, 'utf8').replace('{{tables}}', tables.trimEnd()));
+}
+
 /** writeReports writes latest.md, latest.json and latest.svg into `dir`, creating it; returns the markdown. */
 export function writeReports(report, dir) {
   mkdirSync(dir, { recursive: true });
@@ -234,4 +246,8 @@ export function writeReports(report, dir) {
   writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(dir, 'latest.svg'), svg(report));
   return tables;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  writePage(JSON.parse(readFileSync(new URL('./results/latest.json', import.meta.url), 'utf8')));
 }

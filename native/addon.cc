@@ -1,8 +1,10 @@
 // The flock primitives: open a lock file, flock it (try or wait), write the holder record,
 // close. The little policy kept here is what must happen inside open() itself: never block
 // (O_NONBLOCK, against a planted FIFO), never follow a symlink, fall back to read-only where the
-// file may not be written (flock needs no write access), accept regular files only. Everything
-// else (queues, timeouts, whether to write a record, errors, metrics) lives in TypeScript.
+// file may not be written (flock needs no write access), accept regular files only; and the
+// record write skips a file that already holds the same bytes, so that repeated locks cost one
+// read. Everything else (queues, timeouts, whether to write a record, errors, metrics) lives in
+// TypeScript.
 //
 // Calls return numbers rather than throwing, with one sign convention, Node's own: a result
 // >= 0 (a descriptor, an id, a count, or 0) on success, -errno on failure. The wait callback's
