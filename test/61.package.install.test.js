@@ -29,7 +29,7 @@ async function ok(command, args, options) {
 async function pack(dir) {
   const staging = join(dir, 'staging');
   mkdirSync(staging);
-  for (const entry of ['package.json', 'binding.gyp', 'native', 'dist', 'README.md', 'LICENSE']) cpSync(join(root, entry), join(staging, entry), { recursive: true });
+  for (const entry of ['package.json', 'binding.gyp', 'native', 'dist', 'README.md', 'docs', 'LICENSE']) cpSync(join(root, entry), join(staging, entry), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(staging, 'node_modules'), 'dir');
   await ok(npm, ['run', 'prebuild'], { cwd: staging });
   const { stdout } = await ok(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: staging });
@@ -43,7 +43,8 @@ test('npm pack, then an install without install scripts (npm --ignore-scripts; b
 
   // The tarball carries what a user needs and nothing else.
   const top = [...new Set(files.map((file) => file.split('/')[0]))].sort();
-  assert.deepEqual(top, ['LICENSE', 'README.md', 'binding.gyp', 'dist', 'native', 'package.json', 'prebuilds']);
+  assert.deepEqual(top, ['LICENSE', 'README.md', 'binding.gyp', 'dist', 'docs', 'native', 'package.json', 'prebuilds']);
+  assert.ok(files.includes('docs/api.md') && !files.includes('docs/benchmark.md'), 'the manual ships; the benchmark page stays in the repository');
   assert.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts') && files.includes('dist/cli.js'));
   assert.ok(files.some((file) => file.startsWith(`prebuilds/${process.platform}-${process.arch}/`) && file.endsWith('.node')), files.join('\n'));
   assert.ok(!files.some((file) => file.endsWith('.map')), 'no source maps without their sources');
