@@ -65,16 +65,18 @@ class Addon : public Napi::Addon<Addon> {
     Napi::FunctionReference callback;
   };
 
-  // open(path, mode, ident: Float64Array(2)) -> fd, or -errno. Writes [dev, ino] into ident:
-  // the identity of the lock file, however the path was spelled.
+  // open(path, mode, ident: Float64Array(2), create = true) -> fd, or -errno. Writes [dev, ino]
+  // into ident: the identity of the lock file, however the path was spelled. With create false
+  // a missing file is -ENOENT (asking who holds a lock must not make its file).
   Napi::Value Open(const Napi::CallbackInfo& info) {
     std::string path = info[0].As<Napi::String>().Utf8Value();
     mode_t mode = info[1].As<Napi::Number>().Uint32Value();
     Napi::Float64Array ident = info[2].As<Napi::Float64Array>();
+    const bool create = info.Length() < 4 || info[3].ToBoolean().Value();
     // O_NONBLOCK: a FIFO planted at the lock path must not block this thread in open(); it is
     // refused below. It changes nothing for a regular file's flock().
     const int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
-    int fd = OpenRetrying(path.c_str(), O_RDWR | O_CREAT | flags, mode);
+    int fd = OpenRetrying(path.c_str(), O_RDWR | (create ? O_CREAT : 0) | flags, mode);
     int error = errno;
     // A lock file we may read but not write still locks (flock needs no write access), on a
     // read-only mount too.

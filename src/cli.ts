@@ -169,7 +169,9 @@ function status({ path, backend, lockfilePath }: Extract<Invocation, { kind: 'st
   const holders = named.length === 0 ? undefined : `${named.join(', ')}${more}`;
   if (found.state === 'free') console.log(`${path}: free${found.source === 'absent' ? ' (no lock file)' : ''}`);
   else if (found.state === 'shared') console.log(`${path}: held shared ${holders ? `by ${holders}` : '(by readers that are not recorded)'}`);
-  else console.log(`${path}: held by ${holders ?? 'a process that does not record itself (flock(1), Python, ...)'}`);
+  else if (holders) console.log(`${path}: held by ${holders}`);
+  else if (found.lastRecorded) console.log(`${path}: held by an unknown process (the last recorded holder is ${found.lastRecorded.description})`);
+  else console.log(`${path}: held by a process that does not record itself (flock(1), Python, ...)`);
   process.exit(found.state === 'free' ? EXIT.free : EXIT.held);
 }
 

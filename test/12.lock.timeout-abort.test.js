@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -88,5 +89,25 @@ test('queued waiters behind a timed-out one still get the lock', async (t) => {
   await releaseAndWait(child);
   const handle = await patient;
   assert.equal(handle.released, false);
+  handle.release();
+});
+
+test('a lockedfile:wait subscriber that aborts the request ends it at once with the signal\'s reason', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  const child = await holdLock(t, path);
+  const controller = new AbortController();
+  const reason = new Error('contended: give up');
+  const onWait = () => controller.abort(reason);
+  subscribe('lockedfile:wait', onWait);
+  t.after(() => unsubscribe('lockedfile:wait', onWait));
+  const started = performance.now();
+  const outcome = await Promise.race([
+    lock(path, { signal: controller.signal }).then((handle) => (handle.release(), 'granted')),
+    new Promise((resolve) => setTimeout(resolve, 3000, 'still waiting')),
+  ]).catch((error) => error);
+  assert.equal(outcome, reason, `after ${(performance.now() - started).toFixed(0)} ms`);
+  await releaseAndWait(child);
+  const handle = await tryLock(path);
+  assert.ok(handle, 'nothing stayed held or queued');
   handle.release();
 });

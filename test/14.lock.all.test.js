@@ -171,6 +171,7 @@ test('lockAll rejects bad input with a TypeError that says what it wants, taking
   await assert.rejects(lockAll(), notAnArray);
   await assert.rejects(lockAll([a, '']), (error) => error instanceof TypeError && /path must be a non-empty string/.test(error.message));
   await assert.rejects(lockAll([a, 42]), TypeError);
+  await assert.rejects(lockAll([a], null), (error) => error instanceof TypeError && /opts must be an object/.test(error.message));
   assert.equal(await freeForOthers(a), true, 'no lock was taken before the bad path was found');
   assert.equal(await freeHere(a), true);
 });

@@ -7,7 +7,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LockError, lockStatus, tryLock } from 'lockedfile';
-import { holdLock, releaseAndWait, spawnChild } from './helpers/children.js';
+import { holdLock, releaseAndWait, run, spawnChild, moduleFile } from './helpers/children.js';
+import { entry } from './helpers/package.js';
+import { needs, testWhere } from './helpers/platform.js';
 import { within } from './helpers/promises.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -115,4 +117,54 @@ test('opts.lockfilePath: the status of a lock kept under another name', async (t
   assert.equal(status.state, 'exclusive');
   assert.equal(lockStatus(join(dir, 'a.json')).state, 'free', 'the default lock file is another lock');
   await releaseAndWait(child);
+});
+
+testWhere(needs.hiddenLockTable, needs.flockCommand)('where the kernel lists no holder, the probe answers and names no current holder, only the last recorded one', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  // This process held and released it: its record stays in the lock file, though it holds nothing.
+  (await tryLock(path)).release();
+  const peer = spawnChild(t, 'flock', ['-x', `${path}.lock`, 'sh', '-c', 'echo holding; read line']);
+  await within(peer.next('holding'), 10_000, 'flock(1) taking the lock');
+  const asker = moduleFile(`import { lockStatus } from ${JSON.stringify(entry)}; console.log(JSON.stringify(lockStatus(${JSON.stringify(path)})));`);
+  const { code, stdout, stderr } = await run('unshare', ['-m', 'sh', '-c', 'mount --bind /dev/null /proc/locks && exec "$0" "$1"', process.execPath, asker]);
+  assert.equal(code, 0, stderr);
+  const status = JSON.parse(stdout);
+  assert.equal(status.source, 'probe');
+  assert.equal(status.state, 'exclusive');
+  assert.deepEqual(status.holders, [], 'the record names who last held it, not who holds it');
+  assert.equal(status.lastRecorded?.pid, process.pid);
+  peer.send();
+  await peer.exited;
+});
+
+testWhere(needs.python)('asking never creates the lock file, even while another process creates and removes it', async (t) => {
+  const path = join(tempDir(t), 'a.json');
+  const lockfile = `${path}.lock`;
+  // The racer creates the file exclusively and removes it, over and over: an EEXIST means
+  // someone else made it in between.
+  const racer = spawnChild(t, 'python3', ['-c', `
+import os, sys, time
+p = sys.argv[1]; clashes = 0; end = time.time() + 2.5
+print('racing', flush=True)
+while time.time() < end:
+    try:
+        os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        clashes += 1
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass
+print('{"event": "done", "clashes": %d}' % clashes, flush=True)`, lockfile]);
+  await within(racer.next('racing'), 10_000, 'python starting');
+  let asked = 0;
+  const end = performance.now() + 2000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 100; i++) lockStatus(path);
+    asked += 100;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const { clashes } = await racer.next('done');
+  t.diagnostic(`${asked} questions while the file came and went`);
+  assert.equal(clashes, 0, 'lockStatus created the lock file');
 });

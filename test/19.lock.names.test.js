@@ -114,3 +114,61 @@ test('bad names and opts.lockfilePath are refused with a TypeError, taking nothi
   await assert.rejects(withLockName('x', () => {}, { folder, lockfilePath: join(folder, 'y') }), TypeError);
   assert.deepEqual(readdirSync(folder), []);
 });
+
+test('a folder that cannot be made is a system error naming it and opts.folder', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'file'), '');
+  await assert.rejects(lockName('x', { folder: join(dir, 'file', 'locks') }), (error) => {
+    assert.equal(error.code, 'ENOTDIR');
+    assert.equal(error.syscall, 'mkdir');
+    assert.equal(error.path, join(dir, 'file', 'locks'));
+    assert.match(error.message, /^lockedfile: cannot create the lock folder .*opts\.folder/);
+    return true;
+  });
+});
+
+test('a link planted at a name in a shared folder is not followed: the lock file stays in the folder', async (t) => {
+  const dir = tempDir(t);
+  const folder = join(dir, 'locks');
+  mkdirSync(join(dir, 'victim'));
+  mkdirSync(folder, { mode: 0o777 });
+  symlinkSync(join(dir, 'victim', 'config'), join(folder, 'nightly'));
+  const handle = await lockName('nightly', { folder });
+  assert.equal(handle.lockfilePath, join(folder, 'nightly.lock'));
+  handle.release();
+  assert.deepEqual(readdirSync(join(dir, 'victim')), [], 'nothing was made beside the link\'s target');
+  await withLockName('nightly', (held) => assert.equal(held.lockfilePath, join(folder, 'nightly.lock')), { folder });
+});
+
+test('a name holding a lone surrogate is refused: it would share the lock of U+FFFD', async (t) => {
+  const folder = tempDir(t);
+  for (const name of ['job-\uD83D', 'job-\uDC00', '\uD83C']) {
+    await assert.rejects(lockName(name, { folder }), (error) => error instanceof TypeError && /lone UTF-16 surrogate/.test(error.message), JSON.stringify(name));
+  }
+  assert.equal(basename(namedLockPath('job-\uFFFD', { folder })), 'job-%EF%BF%BD');
+  assert.equal(basename(namedLockPath('\uD83D\uDE00', { folder })), '%F0%9F%98%80', 'a pair is one character');
+});
+
+test('a relative TMPDIR, or one others may write without the sticky bit, is refused for the default folder', async (t) => {
+  const dir = tempDir(t);
+  const open = join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const cases = [
+    { tmp: 'relative/tmp', code: 'EINVAL', says: /not an absolute path/ },
+    { tmp: open, code: 'ELOCKFOREIGN', says: /not sticky/ },
+  ];
+  for (const { tmp, code, says } of cases) {
+    const { stdout, stderr } = await runNode(
+      `import { lockName } from ${JSON.stringify(entry)};
+       try { await lockName('x'); console.log('{"code":"locked"}'); } catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`,
+      { env: { ...process.env, TMPDIR: tmp }, cwd: dir },
+    );
+    const error = JSON.parse(stdout);
+    assert.equal(error.code, code, `${tmp}: ${stdout} ${stderr}`);
+    assert.match(error.message, says);
+    assert.match(error.message, /opts\.folder/);
+  }
+  assert.deepEqual(readdirSync(open), [], 'nothing was made in the open folder');
+  assert.ok(!readdirSync(dir).includes('relative'));
+});

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
@@ -116,6 +117,28 @@ test('getMetrics(path) gives the figures of the locks on one path, apart from th
   assert.equal(getMetrics(a).acquired, 0, 'reset starts the path figures afresh too');
   assert.equal(getMetrics(join(dir, 'never.json')).acquired, 0);
 });
+
+test('getMetrics(path): a nested hold counts under its own spelling, and a held path keeps its figures however many others come after', async (t) => {
+  const dir = tempDir(t);
+  const target = join(dir, 'a.json');
+  const link = join(dir, 'link.json');
+  symlinkSync(target, link);
+  resetMetrics();
+  await withLock(link, async () => (await lock(target)).release());
+  assert.deepEqual(pick(getMetrics(link)), { acquired: 1, released: 1, held: 0 });
+  assert.deepEqual(pick(getMetrics(target)), { acquired: 1, released: 1, held: 0 });
+
+  const kept = await lock(join(dir, 'kept.json'));
+  for (let i = 0; i < 1100; i++) (await lock(join(dir, `other-${i}.json`))).release();
+  assert.deepEqual(pick(getMetrics(join(dir, 'kept.json'))), { acquired: 1, released: 0, held: 1 });
+  kept.release();
+  assert.deepEqual(pick(getMetrics(join(dir, 'kept.json'))), { acquired: 1, released: 1, held: 0 });
+  assert.equal(getMetrics(join(dir, 'other-0.json')).acquired, 0, 'the least recently used free path was forgotten');
+});
+
+function pick({ acquired, released, held }) {
+  return { acquired, released, held };
+}
 
 test('NODE_DEBUG=lockedfile prints acquire, wait, timeout and release lines with pid, path and ms', async (t) => {
   const path = join(tempDir(t), 'a.json');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -132,4 +132,33 @@ test('imports run down the layers: no module reaches sideways or back up (files 
     }
   }
   assert.ok(checked.length > 40, `${checked.length} imports checked`);
+});
+
+test('every link from the README and CONTRIBUTING into the docs names a file and heading that exist', () => {
+  // GitHub's anchors: the heading in lower case, punctuation dropped, spaces as hyphens, a
+  // repeated one suffixed -1, -2, ...
+  const anchors = (file) => {
+    const seen = new Map();
+    return new Set(
+      [...readFileSync(join(root, file), 'utf8').replace(/```[\s\S]*?```/g, '').matchAll(/^#+ (.+)$/gm)].map(([, heading]) => {
+        const slug = heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/ /g, '-');
+        const count = seen.get(slug) ?? 0;
+        seen.set(slug, count + 1);
+        return count === 0 ? slug : `${slug}-${count}`;
+      }),
+    );
+  };
+  let links = 0;
+  for (const from of ['README.md', 'CONTRIBUTING.md', 'docs/api.md', 'docs/benchmark.md']) {
+    const text = readFileSync(join(root, from), 'utf8').replace(/```[\s\S]*?```/g, '');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+      const [file, anchor] = target.split('#');
+      const path = file === '' ? from : join(dirname(from), file);
+      assert.ok(existsSync(join(root, path)), `${from} links to ${target}: no ${path}`);
+      if (anchor !== undefined) assert.ok(anchors(path).has(anchor), `${from} links to ${target}: ${path} has no heading #${anchor}`);
+      links += 1;
+    }
+  }
+  assert.ok(links > 30, `${links} links checked`);
 });

@@ -3,19 +3,19 @@ import { fileURLToPath } from 'node:url';
 import { LockError } from '../common/errors.js';
 
 /**
- * The addon's calls (see native/addon.cc). Numbers in, numbers out: no throwing across. Errno
- * values are positive where only 0 or an errno can come back (flock, close, writeRecord) and
- * negative where a descriptor, an id or a count could have come back instead (open, wait,
- * waitSync, readRecord).
+ * The addon's calls (see native/addon.cc). Numbers in, numbers out: no throwing across. Every
+ * result is >= 0 on success (a descriptor, an id, a count, or 0) and -errno on failure, as
+ * Node's own errno values are; the wait callback's errno too.
  */
 export interface FlockAddon {
-  open(path: string, mode: number, ident: Float64Array): number;
+  /** A descriptor, or -errno; with `create` false a missing file is -ENOENT. */
+  open(path: string, mode: number, ident: Float64Array, create?: boolean): number;
   flock(fd: number, op: number): number;
   close(fd: number): number;
   /** Bytes read from the start of the file into `buffer`, or -errno. */
   readRecord(fd: number, buffer: Uint8Array): number;
   writeRecord(fd: number, bytes: Uint8Array): number;
-  /** The descriptor is the wait's from then on; `done(0, fd)` hands back the one that holds the lock. */
+  /** The descriptor is the wait's from then on; `done(0, fd)` hands back the one that holds the lock, `done(-errno)` says why not. */
   wait(fd: number, op: number, done: (errno: number, fd: number) => void): number;
   abandon(id: number): boolean;
   /** The descriptor that holds the lock (maybe another than `fd`), or -errno. */

@@ -22,9 +22,14 @@ export interface Probe {
   /**
    * How it was told: 'kernel' (Linux's table of locks: nothing was locked), 'probe' (a try
    * that took the lock and let it go at once, where the kernel lists no holder), 'record' (the
-   * pid file).
+   * pid file), 'absent' (there is no lock file: nothing holds it, and none was made).
    */
-  readonly source: 'kernel' | 'probe' | 'record';
+  readonly source: 'kernel' | 'probe' | 'record' | 'absent';
+  /**
+   * 'probe' only: the last exclusive holder the lock file records, when that process still
+   * runs. It may have let go since: the kernel could not say who holds the lock now.
+   */
+  readonly lastRecorded?: LockHolder;
 }
 
 /** What is locked: a path, and the lock file that guards it. */

@@ -9,7 +9,7 @@ import { MAX_RECORD_BYTES, describe, describeHolders, holderFromKernel, holderFr
 import { flockHolders } from '../common/process.js';
 import { type FlockAddon, loadAddon } from './addon.js';
 
-const { EWOULDBLOCK = 11, ETIMEDOUT = 110 } = constants.errno;
+const { ENOENT = 2, EWOULDBLOCK = 11, ETIMEDOUT = 110 } = constants.errno;
 
 class FlockTicket implements Ticket {
   constructor(
@@ -146,9 +146,11 @@ export const flockBackend: Backend<FlockTicket> = {
       return { state: listed[0]!.shared ? 'shared' : 'exclusive', holders: listed.map((holder) => holderFromKernel(holder, record)), source: 'kernel' };
     }
     // Not listed (see describeHolder), or no list (not Linux): flock itself is asked, without
-    // waiting and without writing a record. A free lock is taken for an instant.
+    // waiting, without writing a record and without creating the file. A free lock is taken for
+    // an instant.
     const addon = loadAddon(target.path, lockfilePath);
-    const fd = addon.open(lockfilePath, options.mode, ident);
+    const fd = addon.open(lockfilePath, options.mode, ident, false);
+    if (fd === -ENOENT) return { state: 'free', holders: [], source: 'absent' };
     if (fd < 0) throw systemError(fd, 'open', target, 'open the lock file');
     try {
       for (const [op, state] of [[addon.LOCK_EX, 'free'], [addon.LOCK_SH, 'shared']] as const) {
@@ -156,8 +158,9 @@ export const flockBackend: Backend<FlockTicket> = {
         if (errno === 0) return { state, holders: [], source: 'probe' };
         if (errno !== -EWOULDBLOCK) throw systemError(errno, 'flock', target, 'probe');
       }
-      // The record names the last exclusive holder: the holder now, if that process lives.
-      return { state: 'exclusive', holders: record && !isDead(record) ? [holderFromRecord(record)] : [], source: 'probe' };
+      // Held exclusively by someone the kernel does not name: the record says who last was.
+      const last = record && !isDead(record) ? { lastRecorded: holderFromRecord(record) } : {};
+      return { state: 'exclusive', holders: [], source: 'probe', ...last };
     } finally {
       addon.flock(fd, addon.LOCK_UN);
       addon.close(fd);

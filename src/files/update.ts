@@ -226,6 +226,7 @@ function parseOrDefault<T>(text: string | undefined, file: string, fallback: T |
 /** readJsonc reads and parses a JSONC file (comments, trailing commas); `opts.default` if it does not exist or is empty. */
 export async function readJsonc<T>(path: string | URL, opts: { default?: T } = {}): Promise<T> {
   const file = toPath(path);
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('lockedfile: opts must be an object.');
   let text: string | undefined;
   try {
     text = readTextFile(file);

@@ -38,7 +38,7 @@ function nestedHold(outer: Hold, request: Request): Handle {
     );
   }
   onAcquired(request, 0, false);
-  return new Handle(outer, performance.now());
+  return new Handle(outer, performance.now(), request);
 }
 
 /** The gate has let `hold` in and the backend granted it: the caller's handle. */
@@ -119,7 +119,6 @@ function fail(hold: Hold, waiter: Waiter, error: unknown): void {
 
 function waitForTurn(hold: Hold, startedAt: number): Promise<Handle> {
   const { request } = hold;
-  onWaiting(request, () => holderOf(request));
   return new Promise<Handle>((resolve, reject) => {
     const waiter: Waiter = { startedAt, resolve, reject, backendWait: new AbortController(), settled: false };
     waiters.set(hold, waiter);
@@ -141,7 +140,9 @@ function waitForTurn(hold: Hold, startedAt: number): Promise<Handle> {
       };
       signal.addEventListener('abort', waiter.onAbort, { once: true });
     }
-    hold.gate.enter(hold, request.shared);
+    // Published once the timer and the abort listener are in place: a subscriber may abort.
+    onWaiting(request, () => holderOf(request));
+    if (!waiter.settled) hold.gate.enter(hold, request.shared);
   });
 }
 

@@ -67,6 +67,7 @@ function identityOf(request: Request): string {
  */
 export async function lockAll(paths: ReadonlyArray<string | URL>, opts: LockOptions = {}): Promise<LockSetHandle> {
   if (!Array.isArray(paths) || paths.length === 0) throw new TypeError('lockedfile: lockAll(paths): paths must be a non-empty array.');
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('lockedfile: opts must be an object.');
   if (opts.lockfilePath !== undefined) throw new TypeError('lockedfile: lockAll(paths, opts): opts.lockfilePath names one lock and cannot apply to several paths.');
   const byName = new Map<string, string>();
   const identities = new Set<string>();

@@ -62,21 +62,23 @@ export class Handle implements LockHandle {
   constructor(
     readonly hold: Hold,
     private readonly acquiredAt: number,
+    /** The request this handle answers: a nested hold's own, which may spell the path otherwise. */
+    private readonly request: Request = hold.request,
   ) {
     hold.refs++;
     forgotten.register(this, hold, this);
   }
   get path(): string {
-    return this.hold.request.path;
+    return this.request.path;
   }
   get lockfilePath(): string {
-    return this.hold.request.lockfilePath;
+    return this.request.lockfilePath;
   }
   get backend(): BackendName {
-    return this.hold.request.backend.name;
+    return this.request.backend.name;
   }
   get shared(): boolean {
-    return this.hold.request.shared;
+    return this.request.shared;
   }
   get released(): boolean {
     return this.#released;
@@ -86,7 +88,7 @@ export class Handle implements LockHandle {
     this.#released = true;
     forgotten.unregister(this);
     // Published first: the next waiter in this process may be granted within dropHold.
-    onReleased(this.hold.request, performance.now() - this.acquiredAt);
+    onReleased(this.request, performance.now() - this.acquiredAt);
     if (--this.hold.refs === 0) dropHold(this.hold, 'release');
   }
   [Symbol.dispose](): void {

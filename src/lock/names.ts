@@ -1,10 +1,10 @@
 // Named locks: a lock on a resource ("persona:ada", "single-instance") rather than on a file,
 // kept as a lock file in a lock folder under a name that cannot escape it or collide.
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { LockError, errorCode } from '../common/errors.js';
+import { isAbsolute, join, resolve } from 'node:path';
+import { LockError, errorCode, fileError } from '../common/errors.js';
 import { toPath } from '../common/paths.js';
 import { lock, withLock } from './api.js';
 import type { LockHandle } from './hold.js';
@@ -49,12 +49,18 @@ function fileName(name: string): string {
  */
 function defaultFolder(): string {
   const uid = process.getuid?.();
+  const temp = tmpdir();
+  // A relative TMPDIR would give each working directory a folder, and each its own locks.
+  if (!isAbsolute(temp)) {
+    throw fileError('EINVAL', 'mkdir', temp, `the temp folder ${JSON.stringify(temp)} (TMPDIR) is not an absolute path: set TMPDIR to one, or pass opts.folder.`);
+  }
   // Windows' temp folder is already the user's own.
-  const folder = join(tmpdir(), uid === undefined ? 'lockedfile' : `lockedfile-${uid}`);
+  const folder = join(temp, uid === undefined ? 'lockedfile' : `lockedfile-${uid}`);
+  if (uid !== undefined) checkTemp(temp, folder);
   try {
     mkdirSync(folder, { mode: 0o700 });
   } catch (error) {
-    if (errorCode(error) !== 'EEXIST') throw error;
+    if (errorCode(error) !== 'EEXIST') throw folderError(error, folder);
   }
   const info = lstatSync(folder);
   if (uid !== undefined && (!info.isDirectory() || info.uid !== uid || (info.mode & 0o022) !== 0)) {
@@ -68,12 +74,43 @@ function defaultFolder(): string {
   return folder;
 }
 
+/**
+ * In a temp folder that others may write but that is not sticky, anyone could swap our folder
+ * for a link between the check below and a lock: refused, as /tmp without its sticky bit.
+ */
+function checkTemp(temp: string, folder: string): void {
+  let mode: number;
+  try {
+    mode = statSync(temp).mode;
+  } catch (error) {
+    throw folderError(error, folder);
+  }
+  if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
+    throw new LockError(
+      'ELOCKFOREIGN',
+      folder,
+      `will not keep named locks in ${temp}: other users may write to it and it is not sticky (mode ${(mode & 0o7777).toString(8)}), ` +
+        'so they could replace the lock folder. Set the sticky bit (chmod +t), or pass opts.folder.',
+    );
+  }
+}
+
 /** The folder a call names, created if missing. */
 function folderOf(folder: string | URL | undefined): string {
   if (folder === undefined) return defaultFolder();
   const path = resolve(toPath(folder, 'opts.folder'));
-  mkdirSync(path, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw folderError(error, path);
+  }
   return path;
+}
+
+function folderError(error: unknown, folder: string): unknown {
+  const code = errorCode(error);
+  if (code === undefined) return error;
+  return fileError(code, 'mkdir', folder, `cannot create the lock folder ${folder} (${code}): create it, or pass another opts.folder.`);
 }
 
 /**
@@ -83,7 +120,18 @@ function folderOf(folder: string | URL | undefined): string {
  */
 export function namedLockPath(name: string, opts: Pick<NameOptions, 'folder'> = {}): string {
   if (typeof name !== 'string' || name === '') throw new TypeError(`lockedfile: a lock name must be a non-empty string, got ${typeof name === 'string' ? '""' : typeof name}.`);
+  // A lone surrogate has no UTF-8: encoded, it would become U+FFFD and share that name's lock.
+  if (/\p{Cs}/u.test(name)) throw new TypeError(`lockedfile: the lock name ${JSON.stringify(name)} holds a lone UTF-16 surrogate, which names no character.`);
   return join(folderOf(opts.folder), fileName(name));
+}
+
+/**
+ * The request for a named lock: its lock file named outright, so that nothing planted in the
+ * folder (a link at the name) is followed.
+ */
+function namedRequest(name: string, { folder, ...options }: NameOptions): [string, LockOptions] {
+  const path = namedLockPath(name, { folder });
+  return [path, { ...options, lockfilePath: `${path}.lock` }];
 }
 
 function checked(opts: NameOptions): NameOptions {
@@ -95,8 +143,7 @@ function checked(opts: NameOptions): NameOptions {
 /** lockName takes the lock called `name`, as lock() does for a path. Any string is a name. */
 export function lockName(name: string, opts: NameOptions = {}): Promise<LockHandle> {
   try {
-    const { folder, ...options } = checked(opts);
-    return lock(namedLockPath(name, { folder }), options);
+    return lock(...namedRequest(name, checked(opts)));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -104,6 +151,6 @@ export function lockName(name: string, opts: NameOptions = {}): Promise<LockHand
 
 /** withLockName runs `fn` while holding the lock called `name`, as withLock() does for a path. */
 export async function withLockName<T>(name: string, fn: (handle: LockHandle) => T | Promise<T>, opts: NameOptions = {}): Promise<T> {
-  const { folder, ...options } = checked(opts);
-  return withLock(namedLockPath(name, { folder }), fn, options);
+  const [path, options] = namedRequest(name, checked(opts));
+  return withLock(path, fn, options);
 }

@@ -82,13 +82,12 @@ class Figures {
 
   metrics(): LockMetrics {
     const { acquired, released, contended, timeouts, aborted, takeovers } = this;
-    // A path's figures may have been dropped while it was held (see MAX_PATHS): never below 0.
-    const held = Math.max(0, acquired - released);
+    const held = acquired - released;
     return { acquired, released, contended, timeouts, aborted, takeovers, held, waitMs: this.waits.summary(), holdMs: this.holds.summary() };
   }
 }
 
-/** Paths whose figures are kept, the most recently used: a process may lock millions of files. */
+/** Paths whose figures are kept, the most recently used (and every held one): a process may lock millions of files. */
 const MAX_PATHS = 1000;
 
 let all = new Figures();
@@ -100,7 +99,14 @@ function figuresOf(subject: LockSubject): [Figures, Figures] {
   if (mine) byPath.delete(subject.path);
   else mine = new Figures();
   byPath.set(subject.path, mine);
-  if (byPath.size > MAX_PATHS) byPath.delete(byPath.keys().next().value!);
+  if (byPath.size > MAX_PATHS) {
+    // The least recently used path that nothing holds: a held path's release must find its figures.
+    for (const [path, figures] of byPath) {
+      if (figures.acquired > figures.released) continue;
+      byPath.delete(path);
+      break;
+    }
+  }
   return [all, mine];
 }
 
@@ -137,7 +143,7 @@ export interface LockEvent {
   lockfilePath: string;
   backend: string;
   shared: boolean;
-  /** wait: who holds it now, if known. */
+  /** wait, timeout: who holds it, if known; takeover: the holder whose stale lock was replaced. */
   holder?: string;
   /** acquire, timeout, abort: ms since the request. */
   waitMs?: number;

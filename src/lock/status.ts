@@ -6,14 +6,12 @@ import { errnoOf, systemError } from '../common/errors.js';
 import { type LockOptions, resolveRequest } from './options.js';
 
 /** LockStatus is what lockStatus found, at one moment: by the time it is read it may have changed. */
-export interface LockStatus extends Omit<Probe, 'source'> {
+export interface LockStatus extends Probe {
   /** The absolute path asked about. */
   readonly path: string;
   /** The lock file that was looked at. */
   readonly lockfilePath: string;
   readonly backend: BackendName;
-  /** How it was told: as Probe's source, or 'absent' (there is no lock file: nothing holds it). */
-  readonly source: Probe['source'] | 'absent';
 }
 
 /** The options lockStatus uses: which lock, and with which backend. */

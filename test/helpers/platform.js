@@ -15,6 +15,8 @@ export const needs = {
   bash: found('bash', ['-c', 'true']) ? undefined : 'bash is not available',
   strace: found('strace', ['-V']) ? undefined : 'strace is not installed (it counts the fsyncs)',
   proc: existsSync('/proc/self/status') ? undefined : 'there is no /proc to count threads and descriptors in',
+  // A child that cannot see /proc/locks, as on platforms without it: a mount namespace, as root.
+  hiddenLockTable: found('unshare', ['-m', 'sh', '-c', 'mount --bind /dev/null /proc/locks']) ? undefined : 'cannot hide /proc/locks (needs root and unshare -m)',
   // Seen with Deno 2.9.6: "panicked at ext/signals/lib.rs: Too many open files", now and then.
   runtimeWithoutDescriptors: process.versions.deno ? 'Deno itself panics at times when its process has no descriptor left' : undefined,
 };
