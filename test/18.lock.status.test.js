@@ -10,6 +10,7 @@ import { LockError, lockStatus, tryLock } from 'lockedfile';
 import { holdLock, releaseAndWait, run, spawnChild, moduleFile } from './helpers/children.js';
 import { entry } from './helpers/package.js';
 import { needs, testWhere } from './helpers/platform.js';
+import { commandFor, thisRuntime } from './helpers/runtimes.js';
 import { within } from './helpers/promises.js';
 import { tempDir } from './helpers/temp.js';
 
@@ -126,7 +127,7 @@ testWhere(needs.hiddenLockTable, needs.flockCommand)('where the kernel lists no 
   const peer = spawnChild(t, 'flock', ['-x', `${path}.lock`, 'sh', '-c', 'echo holding; read line']);
   await within(peer.next('holding'), 10_000, 'flock(1) taking the lock');
   const asker = moduleFile(`import { lockStatus } from ${JSON.stringify(entry)}; console.log(JSON.stringify(lockStatus(${JSON.stringify(path)})));`);
-  const { code, stdout, stderr } = await run('unshare', ['-m', 'sh', '-c', 'mount --bind /dev/null /proc/locks && exec "$0" "$1"', process.execPath, asker]);
+  const { code, stdout, stderr } = await run('unshare', ['-m', 'sh', '-c', 'mount --bind /dev/null /proc/locks && exec "$@"', 'sh', ...commandFor(thisRuntime, process.execPath), asker]);
   assert.equal(code, 0, stderr);
   const status = JSON.parse(stdout);
   assert.equal(status.source, 'probe');
