@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type BackendChoice, type LockHandle, LockTimeoutError, type LockStatus, lock, lockStatus } from './index.js';
-// Not public: the descriptor that holds a flock lock, which the command inherits.
+// Not public: how messages name holders, and the descriptor that holds a flock lock, which the
+// command inherits.
+import { describeHolders } from './backends/holder.js';
 import { lockDescriptor } from './lock/api.js';
 
 const usage = `Usage:
@@ -164,9 +166,7 @@ function status({ path, backend, lockfilePath }: Extract<Invocation, { kind: 'st
   } catch (error) {
     fail(`cannot tell whether ${path} is locked: ${reason(error)}`, EXIT.unavailable);
   }
-  const named = found.holders.slice(0, 3).map((holder) => holder.description);
-  const more = found.holders.length > 3 ? ` and ${found.holders.length - 3} more` : '';
-  const holders = named.length === 0 ? undefined : `${named.join(', ')}${more}`;
+  const holders = describeHolders(found.holders);
   if (found.state === 'free') console.log(`${path}: free${found.source === 'absent' ? ' (no lock file)' : ''}`);
   else if (found.state === 'shared') console.log(`${path}: held shared ${holders ? `by ${holders}` : '(by readers that are not recorded)'}`);
   else if (holders) console.log(`${path}: held by ${holders}`);

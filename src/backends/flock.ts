@@ -133,8 +133,10 @@ export const flockBackend: Backend<FlockTicket> = {
     // The kernel knows who holds the lock (Linux); the record only who last held it exclusively.
     // Where the kernel lists none (a holder in another pid namespace or on another NFS host;
     // btrfs and some overlayfs mounts name the file differently), the record is all there is.
-    const named = describeHolders((flockHolders(lockfilePath) ?? []).map((holder) => holderFromKernel(holder, record)));
-    if (named) return named;
+    const holders = (flockHolders(lockfilePath) ?? []).map((holder) => holderFromKernel(holder, record));
+    // Shared holders are all named; an exclusive one is the first listed.
+    if (holders[0]?.shared) return `${describeHolders(holders)} (shared)`;
+    if (holders[0]) return holders[0].description;
     return record && !isDead(record) ? `an unknown process (the last recorded holder is ${describe(record)})` : undefined;
   },
 

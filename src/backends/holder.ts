@@ -161,13 +161,12 @@ export function holderFromKernel({ pid, shared }: FlockHolder, record: HolderRec
   return { pid, hostname: ownIdentity().hostname, ...(command !== undefined && { command }), shared, description: describeProcess(pid) };
 }
 
-/** describeHolders says who holds a lock in one line: the first three holders, and how many more. */
+/** describeHolders names holders in one line: the first three, and how many more. */
 export function describeHolders(holders: readonly LockHolder[]): string | undefined {
   if (holders.length === 0) return undefined;
   const named = holders.slice(0, 3).map((holder) => holder.description);
-  if (!holders[0]!.shared) return named[0];
   const more = holders.length > 3 ? ` and ${holders.length - 3} more` : '';
-  return `${named.join(', ')}${more} (shared)`;
+  return `${named.join(', ')}${more}`;
 }
 
 /** recordOf is the record a lock file holds, if it holds a valid one. */
